@@ -1,0 +1,224 @@
+"""The one place that talks HTTP to the model provider.
+
+`stream_response` posts a Responses API request with `stream=true` and yields the events
+in batches (one batch per network chunk), each as `(raw_json, typed_event)`: the raw text
+is what the relay stores and forwards, the typed event is what it understands.
+
+Failures become `UpstreamError` with a `kind` the relay shows to users. Retries (429, 5xx,
+connection failures) happen only before the first event: after that, a retry would repeat
+output the user has already seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from streaming.events import MalformedEvent, StreamEvent, parse_event
+from streaming.sse import SSEDecoder
+
+RawEvent = tuple[str, StreamEvent]
+_RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class UpstreamError(Exception):
+    """kind: connect | http | timeout | not_sse | malformed | closed"""
+
+    def __init__(self, kind: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind == "connect" or self.status in _RETRYABLE_STATUS
+
+
+@dataclass(frozen=True)
+class UpstreamConfig:
+    base_url: str
+    api_key: str
+    connect_timeout: float
+    first_event_timeout: float
+    idle_timeout: float
+    max_retries: int
+    retry_base_delay: float
+    retry_max_delay: float
+
+    @classmethod
+    def from_settings(cls) -> UpstreamConfig:
+        return cls(
+            base_url=(settings.OPENAI_BASE_URL or settings.SIMULATOR_BASE_URL).rstrip("/"),
+            api_key=settings.OPENAI_API_KEY or "sk-simulator",
+            connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT,
+            first_event_timeout=settings.UPSTREAM_FIRST_EVENT_TIMEOUT,
+            idle_timeout=settings.UPSTREAM_IDLE_TIMEOUT,
+            max_retries=settings.UPSTREAM_MAX_RETRIES,
+            retry_base_delay=settings.UPSTREAM_RETRY_BASE_DELAY,
+            retry_max_delay=settings.UPSTREAM_RETRY_MAX_DELAY,
+        )
+
+
+def make_client(config: UpstreamConfig, **kwargs: Any) -> httpx.AsyncClient:
+    """A client for one turn. Read timeouts are ours (first event, idle), not httpx's."""
+    timeout = httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0)
+    return httpx.AsyncClient(timeout=timeout, **kwargs)
+
+
+async def stream_response(
+    *, client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any]
+) -> AsyncIterator[list[RawEvent]]:
+    """Post `body` and yield batches of events until the stream ends.
+
+    Ends after a terminal event, `data: [DONE]`, or the end of the body. Raises
+    `UpstreamError`; cancelling the consuming task closes the connection at once.
+    """
+    attempt = 0
+    while True:
+        started = False
+        try:
+            async for batch in _stream_once(client, config, body):
+                started = True
+                yield batch
+            return
+        except UpstreamError as exc:
+            if started or not exc.retryable or attempt >= config.max_retries:
+                raise
+            attempt += 1
+            await asyncio.sleep(_backoff(config, attempt, exc.retry_after))
+
+
+def _backoff(config: UpstreamConfig, attempt: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(retry_after, config.retry_max_delay)
+    ceiling = min(config.retry_max_delay, config.retry_base_delay * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)  # jitter, so retries do not march in step
+
+
+async def _stream_once(
+    client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any]
+) -> AsyncIterator[list[RawEvent]]:
+    loop = asyncio.get_running_loop()
+    headers = {"Authorization": f"Bearer {config.api_key}", "Accept": "text/event-stream"}
+    payload = {**body, "stream": True}
+    reader = _EventReader()
+    try:
+        async with asyncio.timeout(loop.time() + config.first_event_timeout) as deadline:
+            async with client.stream(
+                "POST", f"{config.base_url}/responses", json=payload, headers=headers
+            ) as response:
+                await _check_response(response)
+                async for chunk in response.aiter_bytes():
+                    batch = reader.feed(chunk)
+                    if batch:
+                        deadline.reschedule(None)  # the consumer's time is not ours
+                        yield batch
+                        if reader.finished:
+                            return
+                    deadline.reschedule(loop.time() + _wait(config, reader))
+                tail = reader.close()
+                if tail:
+                    deadline.reschedule(None)
+                    yield tail
+                if not reader.finished:
+                    raise UpstreamError("closed", "the upstream closed the stream before it ended")
+    except TimeoutError:
+        phase = "the next event" if reader.count else "the first event"
+        raise UpstreamError("timeout", f"timed out waiting for {phase} from the upstream") from None
+    except httpx.TimeoutException as exc:
+        raise UpstreamError("timeout", f"upstream timeout: {exc.__class__.__name__}") from None
+    except httpx.TransportError as exc:
+        kind = "connect" if isinstance(exc, httpx.ConnectError) else "closed"
+        raise UpstreamError(kind, f"upstream connection failed: {exc or exc.__class__.__name__}") from None
+
+
+def _wait(config: UpstreamConfig, reader: _EventReader) -> float:
+    return config.idle_timeout if reader.count else config.first_event_timeout
+
+
+class _EventReader:
+    """SSE frames to typed events; notices the end of the stream."""
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self.count = 0
+        self.finished = False
+
+    def feed(self, chunk: bytes) -> list[RawEvent]:
+        return self._events(self._decoder.feed(chunk))
+
+    def close(self) -> list[RawEvent]:
+        return self._events(self._decoder.close())
+
+    def _events(self, frames: list[Any]) -> list[RawEvent]:
+        batch: list[RawEvent] = []
+        for frame in frames:
+            if self.finished:
+                break
+            if frame.data == "[DONE]":
+                self.finished = True
+                break
+            try:
+                event = parse_event(frame.data)
+            except MalformedEvent as exc:
+                raise UpstreamError("malformed", f"malformed stream: {exc}") from None
+            batch.append((frame.data, event))
+            self.count += 1
+            if event.type in _TERMINAL:
+                self.finished = True
+        return batch
+
+
+_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+
+
+async def _check_response(response: httpx.Response) -> None:
+    if response.status_code >= 300:
+        body = await response.aread()
+        error = UpstreamError(
+            "http", _error_message(response.status_code, body), status=response.status_code
+        )
+        error.retry_after = _retry_after(response.headers.get("retry-after"))
+        raise error
+    content_type = response.headers.get("content-type", "")
+    if not content_type.startswith("text/event-stream"):
+        raise UpstreamError(
+            "not_sse", f"the upstream answered {content_type or 'no content type'}, not a stream"
+        )
+
+
+def _error_message(status: int, body: bytes) -> str:
+    """The upstream's own `error.message` when it gave one."""
+    try:
+        message = json.loads(body)["error"]["message"]
+        if isinstance(message, str) and message:
+            return f"HTTP {status}: {message}"
+    except (ValueError, KeyError, TypeError):
+        pass
+    text = body.decode("utf-8", "replace").strip()[:200]
+    return f"HTTP {status}: {text or httpx.codes.get_reason_phrase(status)}"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

@@ -1,0 +1,33 @@
+"""ASGI entry point: HTTP (Django, and the built-in simulator) and WebSockets (Channels)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+django_asgi = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from streaming import simulator  # noqa: E402
+from streaming.routing import websocket_urlpatterns  # noqa: E402
+
+
+async def http(scope, receive, send):
+    """The simulator is plain ASGI, mounted beside Django under /simulator/."""
+    if scope["path"].startswith("/simulator/"):
+        await simulator.application(scope, receive, send)
+    else:
+        await django_asgi(scope, receive, send)
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": http,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+    }
+)

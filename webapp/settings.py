@@ -1,0 +1,159 @@
+"""Settings for the chat relay. Every value comes from the environment (see .env.example)."""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
+
+from webapp.env import env_bool, env_int, env_list, env_number, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data")))
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    # The embedded default keeps a generated key beside its database so sessions survive a
+    # restart; a team deployment sets SECRET_KEY explicitly.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _key_file = DATA_DIR / "secret_key"
+    if not _key_file.exists():
+        _key_file.write_text(get_random_secret_key())
+    SECRET_KEY = _key_file.read_text().strip()
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "streaming",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "streaming.security.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+ASGI_APPLICATION = "webapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict:
+    url = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+    if not url.startswith(("sqlite:", "postgres:", "postgresql:")):
+        raise ImproperlyConfigured("DATABASE_URL must be sqlite:///PATH or postgres://…")
+    config = dj_database_url.parse(url, conn_max_age=0)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        if config["NAME"] != ":memory:":
+            Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        # WAL lets the worker append events while pages read them; IMMEDIATE avoids
+        # upgrade deadlocks between concurrent writers.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # socket_timeout=None: with redis-py 8 idle receives otherwise die after 5 s.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Without Redis there is one process, so the worker runs inside the server.
+RELAY_WORKER_IN_PROCESS = not REDIS_URL
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+
+# --- The upstream (OpenAI Responses API or anything that speaks it) ---
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+# Empty means the built-in simulator, served by this app itself (see streaming.upstream).
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+DEFAULT_MODEL = env_str("DEFAULT_MODEL", "gpt-4.1-mini" if OPENAI_API_KEY else "sim-markdown")
+UPSTREAM_CONNECT_TIMEOUT = env_number("UPSTREAM_CONNECT_TIMEOUT", 10.0)
+UPSTREAM_FIRST_EVENT_TIMEOUT = env_number("UPSTREAM_FIRST_EVENT_TIMEOUT", 60.0)
+UPSTREAM_IDLE_TIMEOUT = env_number("UPSTREAM_IDLE_TIMEOUT", 60.0)
+UPSTREAM_MAX_RETRIES = env_int("UPSTREAM_MAX_RETRIES", 2)
+UPSTREAM_RETRY_BASE_DELAY = env_number("UPSTREAM_RETRY_BASE_DELAY", 0.5)
+UPSTREAM_RETRY_MAX_DELAY = env_number("UPSTREAM_RETRY_MAX_DELAY", 8.0)
+# Where the simulator is reachable from the worker when OPENAI_BASE_URL is empty; `serve`
+# sets it to its own address.
+SIMULATOR_BASE_URL = env_str("SIMULATOR_BASE_URL", "http://127.0.0.1:8000/simulator/v1")
+
+# --- The relay ---
+RELAY_FLUSH_INTERVAL = env_number("RELAY_FLUSH_INTERVAL", 0.016)
+RELAY_FLUSH_MAX_EVENTS = env_int("RELAY_FLUSH_MAX_EVENTS", 512, minimum=1)
+RELAY_LEASE_SECONDS = env_number("RELAY_LEASE_SECONDS", 30.0, minimum=1)
+RELAY_SWEEP_INTERVAL = env_number("RELAY_SWEEP_INTERVAL", 10.0, minimum=0.1)
+RELAY_PREVIOUS_RESPONSE_ID = env_bool("RELAY_PREVIOUS_RESPONSE_ID", False)
+RELAY_WS_MAX_PENDING = env_int("RELAY_WS_MAX_PENDING", 256, minimum=1)
+RELAY_REPLAY_BATCH = env_int("RELAY_REPLAY_BATCH", 500, minimum=1)
+CHAT_MAX_INPUT_CHARS = env_int("CHAT_MAX_INPUT_CHARS", 32000, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
