@@ -72,7 +72,7 @@ def _database() -> dict:
     url = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
     if not url.startswith(("sqlite:", "postgres:", "postgresql:")):
         raise ImproperlyConfigured("DATABASE_URL must be sqlite:///PATH or postgres://…")
-    config = dj_database_url.parse(url, conn_max_age=0)
+    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         if config["NAME"] != ":memory:":
             Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +83,8 @@ def _database() -> dict:
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+        # A file, not memory: the worker's threads and test servers must share it.
+        config["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
     return config
 
 
@@ -118,6 +120,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -145,7 +148,7 @@ RELAY_FLUSH_MAX_EVENTS = env_int("RELAY_FLUSH_MAX_EVENTS", 512, minimum=1)
 RELAY_LEASE_SECONDS = env_number("RELAY_LEASE_SECONDS", 30.0, minimum=1)
 RELAY_SWEEP_INTERVAL = env_number("RELAY_SWEEP_INTERVAL", 10.0, minimum=0.1)
 RELAY_PREVIOUS_RESPONSE_ID = env_bool("RELAY_PREVIOUS_RESPONSE_ID", False)
-RELAY_WS_MAX_PENDING = env_int("RELAY_WS_MAX_PENDING", 256, minimum=1)
+RELAY_WS_MAX_BACKLOG_BYTES = env_int("RELAY_WS_MAX_BACKLOG_BYTES", 8 * 1024 * 1024, minimum=1024)
 RELAY_REPLAY_BATCH = env_int("RELAY_REPLAY_BATCH", 500, minimum=1)
 CHAT_MAX_INPUT_CHARS = env_int("CHAT_MAX_INPUT_CHARS", 32000, minimum=1)
 
@@ -155,5 +158,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }

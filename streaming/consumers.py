@@ -1,0 +1,129 @@
+"""The browser's socket for one turn: replay the log after `?after=N`, then follow live.
+
+The consumer joins the group before it reads the database, so nothing committed after the
+read is missed; live batches it already sent are dropped by `seq`. If a live batch arrives
+past a gap (the layer dropped a message), the gap is read from the database: the log is
+committed before it is relayed, so it always has it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from streaming.eventlog import db, frame, read_envelopes
+from streaming.models import Turn
+
+log = logging.getLogger(__name__)
+
+# Close codes (documented in the README).
+CLOSE_TOO_SLOW = 4408  # the client fell too far behind; reconnect with ?after=<last seq>
+REPLAY_DONE = '[{"event":{"type":"relay.replay.done"}}]'
+
+
+class TurnConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.group: str | None = None
+        user = self.scope.get("user")
+        after = _after(self.scope.get("query_string", b""))
+        turn_id = self.scope["url_route"]["kwargs"]["turn_id"]
+        if user is None or not user.is_authenticated or after is None:
+            await self.close()
+            return
+        turn = await db(_visible_turn, turn_id, user)
+        if turn is None:
+            await self.close()
+            return
+        self.turn_id, self.sent, self.done = turn.pk, after, False
+        self.group = turn.group_name
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self._catch_up()
+        # A final status is committed with the turn's last event: nothing more will come.
+        self.done = self.done or not turn.is_active
+        await self.send(text_data=REPLAY_DONE)
+        if self.done:
+            await self.close()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # The protocol needs nothing from the browser; say so rather than ignore it.
+        await self.send(text_data=json.dumps({"error": "this socket does not accept messages"}))
+
+    async def stream_events(self, message: dict[str, Any]) -> None:
+        if self.done:
+            return
+        first, envelopes = message["first"], message["envelopes"]
+        last = first + len(envelopes) - 1
+        if last <= self.sent:
+            return
+        if first > self.sent + 1:
+            await self._catch_up()
+            if last <= self.sent or self.done:
+                return
+        await self._send_envelopes(envelopes[self.sent + 1 - first :], last, message.get("done"))
+        if self.done:
+            await self.close()
+
+    async def _catch_up(self) -> None:
+        """Send everything stored after `self.sent`, in batches."""
+        while not self.done:
+            rows = await db(read_envelopes, self.turn_id, self.sent, settings.RELAY_REPLAY_BATCH)
+            if not rows:
+                return
+            last_seq, last_type = rows[-1][0], rows[-1][1]
+            await self._send_envelopes([env for _, _, env in rows], last_seq, last_type == "relay.turn.done")
+
+    async def _send_envelopes(self, envelopes: list[str], last: int, done: bool) -> None:
+        await self.send(text_data=frame(envelopes))
+        self.sent = last
+        if done:
+            self.done = True  # the caller closes, once it has said what it needs to
+            return
+        backlog = transport_backlog(self.base_send)
+        if backlog is not None and backlog > settings.RELAY_WS_MAX_BACKLOG_BYTES:
+            log.info("closing a socket of turn %s: %d bytes unread", self.turn_id, backlog)
+            self.done = True
+            await self.close(code=CLOSE_TOO_SLOW)
+
+
+def _after(query_string: bytes) -> int | None:
+    values = parse_qs(query_string.decode("latin-1")).get("after")
+    if not values:
+        return -1
+    try:
+        return max(-1, int(values[0]))
+    except ValueError:
+        return None
+
+
+def _visible_turn(turn_id: Any, user: Any) -> Turn | None:
+    return Turn.objects.filter(pk=turn_id, conversation__owner=user).first()
+
+
+def transport_backlog(send: Any) -> int | None:
+    """Bytes written to this socket that the client has not read yet, under daphne.
+
+    daphne has no WebSocket backpressure: writes pile up in the Twisted transport. It hands
+    the app `partial(server.handle_reply, protocol)` as `send`, which the session middleware
+    wraps; follow that to the transport. Other servers: None (no bound applied).
+    """
+    for _ in range(5):
+        wrapped = getattr(getattr(send, "__self__", None), "real_send", None)
+        if wrapped is None:
+            break
+        send = wrapped
+    args = getattr(send, "args", ())
+    transport = getattr(args[0], "transport", None) if args else None
+    if transport is None:
+        return None
+    buffered = getattr(transport, "dataBuffer", b"")
+    return len(buffered) + int(getattr(transport, "_tempDataLen", 0))

@@ -1,0 +1,64 @@
+"""A turn's state across its upstream requests, folded live or rebuilt from the stored log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from streaming.accumulator import Accumulator
+from streaming.events import MalformedEvent, parse_event
+
+_USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens")
+
+
+class TurnFold:
+    def __init__(self) -> None:
+        self.requests: list[Accumulator] = []
+        self.error = ""
+
+    def start_request(self) -> Accumulator:
+        acc = Accumulator()
+        self.requests.append(acc)
+        return acc
+
+    @property
+    def output(self) -> list[dict[str, Any]]:
+        return [item for acc in self.requests for item in acc.output]
+
+    @property
+    def output_text(self) -> str:
+        return "".join(acc.output_text for acc in self.requests)
+
+    @property
+    def response_ids(self) -> list[str]:
+        return [acc.response_id for acc in self.requests if acc.response_id]
+
+    @property
+    def anomalies(self) -> list[str]:
+        return [note for acc in self.requests for note in acc.anomalies]
+
+    @property
+    def usage(self) -> dict[str, int] | None:
+        """Token counts summed over the turn's requests (a tool round trip is several)."""
+        usages = [acc.usage for acc in self.requests if acc.usage]
+        if not usages:
+            return None
+        return {key: sum(int(u.get(key) or 0) for u in usages) for key in _USAGE_KEYS}
+
+    @classmethod
+    def from_log(cls, rows: Iterable[tuple[str, str]]) -> TurnFold:
+        """Rebuild from stored (type, data) rows, e.g. for a turn whose worker died."""
+        fold = cls()
+        acc: Accumulator | None = None
+        for kind, data in rows:
+            if kind == "relay.request.started":
+                acc = fold.start_request()
+            elif kind == "relay.error":
+                fold.error = json.loads(data).get("message", "")
+            elif not kind.startswith("relay.") and acc is not None:
+                try:
+                    acc.feed(parse_event(data))
+                except MalformedEvent:
+                    acc.anomalies.append(f"stored {kind} is not readable")
+        return fold

@@ -1,0 +1,9 @@
+"""`runworker streaming.worker`, with the relay's sweep running beside the consumer."""
+
+from channels.management.commands.runworker import Command as ChannelsRunWorker
+
+from streaming.worker import RelayWorker
+
+
+class Command(ChannelsRunWorker):
+    worker_class = RelayWorker

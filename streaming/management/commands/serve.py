@@ -1,0 +1,69 @@
+"""Runs the whole app in one process: daphne, and (without Redis) the worker inside it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+log = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Serve the app with daphne; without REDIS_URL the stream worker runs in-process."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        # daphne installs the asyncio Twisted reactor on import: import it here, not above.
+        from channels.routing import get_default_application
+        from daphne.endpoints import build_endpoint_description_strings
+        from daphne.server import Server
+
+        self.server = Server(
+            application=get_default_application(),
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            signal_handlers=True,
+            ready_callable=self._ready,
+            server_name="streamrelay",
+            http_timeout=None,
+            websocket_timeout=86400,
+        )
+        self.server.run()
+        if not self.server.listening_addresses:
+            raise CommandError(f"could not listen on {host}:{port}")
+
+    def _ready(self) -> None:
+        if not self.server.listening_addresses:
+            return
+        host, port = self.server.listening_addresses[0]
+        if not settings.OPENAI_BASE_URL and "SIMULATOR_BASE_URL" not in os.environ:
+            settings.SIMULATOR_BASE_URL = f"http://127.0.0.1:{port}/simulator/v1"
+        if settings.RELAY_WORKER_IN_PROCESS:
+            asyncio.ensure_future(_in_process_worker())
+        upstream = settings.OPENAI_BASE_URL or f"the built-in simulator ({settings.SIMULATOR_BASE_URL})"
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        self.stdout.write(f"Listening on TCP address {host}:{port}", ending="\n")
+        self.stdout.write(f"Open http://{shown}:{port}/  (upstream: {upstream})")
+        self.stdout.flush()
+
+
+async def _in_process_worker() -> None:
+    from channels.layers import get_channel_layer
+
+    from streaming.services import WORKER_CHANNEL
+    from streaming.worker import RelayWorker, worker_application
+
+    worker = RelayWorker(
+        application=worker_application(), channels=[WORKER_CHANNEL], channel_layer=get_channel_layer()
+    )
+    try:
+        await worker.arun()
+    except Exception:
+        log.exception("the in-process worker stopped")

@@ -1,0 +1,120 @@
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.id.hex[:8]}"
+
+
+class Turn(models.Model):
+    """One user message and everything streamed back for it. The row is also the job."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        STREAMING = "streaming"
+        COMPLETED = "completed"
+        INCOMPLETE = "incomplete"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+        INTERRUPTED = "interrupted"
+
+    ACTIVE = (Status.QUEUED, Status.STREAMING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    input = models.TextField()
+    model = models.CharField(max_length=100)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    response_ids = models.JSONField(default=list, blank=True)
+    output = models.JSONField(default=list, blank=True)
+    output_text = models.TextField(blank=True)
+    usage = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    anomalies = models.JSONField(default=list, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    first_event_at = models.DateTimeField(null=True, blank=True)
+    first_text_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # The worker that owns the turn: its channel (for cancel messages) and lease.
+    cancel_requested = models.BooleanField(default=False)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    next_seq = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            # A conversation streams one turn at a time; the database enforces it (→ 409).
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status__in=["queued", "streaming"]),
+                name="one_active_turn_per_conversation",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "lease_expires_at"])]
+
+    def __str__(self) -> str:
+        return f"Turn {self.id.hex[:8]} ({self.status})"
+
+    @property
+    def group_name(self) -> str:
+        return f"turn.{self.id.hex}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def timings(self) -> dict[str, Any]:
+        """Milliseconds from creation; None for what has not happened."""
+
+        def since_created(moment: Any) -> int | None:
+            if moment is None or self.created_at is None:
+                return None
+            return round((moment - self.created_at).total_seconds() * 1000)
+
+        started = since_created(self.started_at)
+        first_text = since_created(self.first_text_at)
+        return {
+            "queued_ms": started,
+            "first_event_ms": since_created(self.first_event_at),
+            "ttft_ms": first_text,
+            "total_ms": since_created(self.finished_at),
+        }
+
+
+class TurnEvent(models.Model):
+    """The turn's log: append-only, numbered from 0 with no gaps, written by its worker."""
+
+    turn = models.ForeignKey(Turn, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=120)
+    data = models.TextField(help_text="The event JSON exactly as received (or as the relay wrote it).")
+    received_ms = models.BigIntegerField(help_text="Receive time, milliseconds since the epoch.")
+
+    class Meta:
+        ordering = ["turn", "seq"]
+        constraints = [models.UniqueConstraint(fields=["turn", "seq"], name="turn_event_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.turn_id} #{self.seq} {self.type}"

@@ -1,0 +1,121 @@
+"""Turn lifecycle: start, cancel, claim, and the sweep that keeps nothing stuck.
+
+Channel-layer messages are wake-ups only and are sent after the commit; the turn row is the
+job, claimed atomically, so a lost or duplicated message never loses or doubles a turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from streaming.models import Conversation, Turn
+
+log = logging.getLogger(__name__)
+
+WORKER_CHANNEL = "streaming.worker"
+
+
+class TurnConflict(Exception):
+    """The conversation already has a turn queued or streaming."""
+
+
+def conversation_create(*, owner: Any, title: str = "") -> Conversation:
+    return Conversation.objects.create(owner=owner, title=title[:200])
+
+
+def turn_start(*, conversation: Conversation, text: str, model: str) -> Turn:
+    try:
+        with transaction.atomic():
+            turn = Turn.objects.create(conversation=conversation, input=text, model=model)
+            if not conversation.title:
+                conversation.title = _title_from(text)
+            conversation.save(update_fields=["title", "updated_at"])
+            transaction.on_commit(lambda: worker_wake(turn_id=turn.pk))
+    except IntegrityError:
+        raise TurnConflict("this conversation already has a turn streaming") from None
+    return turn
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 60 else line[:59] + "…"
+
+
+def turn_cancel(*, turn: Turn) -> None:
+    """Ask the turn's worker to stop. It keeps what streamed so far and ends `cancelled`."""
+    with transaction.atomic():
+        updated = Turn.objects.filter(pk=turn.pk, status__in=Turn.ACTIVE).update(
+            cancel_requested=True
+        )
+        turn.refresh_from_db(fields=["lease_owner", "status"])
+        if updated and turn.lease_owner:
+            owner = turn.lease_owner
+            transaction.on_commit(lambda: _send(owner, {"type": "stream.cancel", "turn": str(turn.pk)}))
+        elif updated:
+            transaction.on_commit(lambda: worker_wake(turn_id=turn.pk))
+
+
+def worker_wake(*, turn_id: Any) -> None:
+    _send(WORKER_CHANNEL, {"type": "stream.run", "turn": str(turn_id)})
+
+
+def _send(channel: str, message: dict[str, Any]) -> None:
+    try:
+        async_to_sync(get_channel_layer().send)(channel, message)
+    except Exception:  # the sweep picks the turn up; the request must not fail for this
+        log.exception("could not send %s to %s", message.get("type"), channel)
+
+
+def turn_claim(*, turn_id: Any, owner: str) -> Turn | None:
+    """Take a queued turn for this worker; None if someone else has it (or it is done)."""
+    now = timezone.now()
+    claimed = Turn.objects.filter(pk=turn_id, status=Turn.Status.QUEUED).update(
+        status=Turn.Status.STREAMING,
+        lease_owner=owner,
+        lease_expires_at=now + timedelta(seconds=settings.RELAY_LEASE_SECONDS),
+        started_at=now,
+    )
+    if not claimed:
+        return None
+    return Turn.objects.select_related("conversation").get(pk=turn_id)
+
+
+def turn_take_over_expired(*, owner: str, everything: bool = False) -> list[Turn]:
+    """Claim streaming turns whose lease expired (their worker died), to end them.
+
+    With `everything`, take every streaming turn: used at start-up of the single embedded
+    process, where no other worker can exist.
+    """
+    now = timezone.now()
+    candidates = Turn.objects.filter(status=Turn.Status.STREAMING)
+    if not everything:
+        candidates = candidates.filter(lease_expires_at__lt=now)
+    taken = []
+    for turn_id, old_owner in candidates.values_list("pk", "lease_owner")[:100]:
+        won = Turn.objects.filter(
+            pk=turn_id, status=Turn.Status.STREAMING, lease_owner=old_owner
+        ).update(
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=settings.RELAY_LEASE_SECONDS),
+        )
+        if won:
+            taken.append(Turn.objects.get(pk=turn_id))
+    return taken
+
+
+def turns_left_queued(*, older_than: float) -> list[Any]:
+    """Ids of turns still queued after `older_than` seconds (their wake-up was lost)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    return list(
+        Turn.objects.filter(status=Turn.Status.QUEUED, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:100]
+    )

@@ -1,0 +1,118 @@
+"""Which scenario a simulator request asks for, and at what pace and length.
+
+Parameters come from the request body's `"simulator"` object and from a keyword such as
+`[sim:long tps=50 deltas=200 seed=3]` in the last user input text; the keyword wins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import zlib
+from collections.abc import Collection
+from typing import Any
+
+KEYWORD = re.compile(r"\[sim:([a-z0-9-]+)((?:\s+[a-z_]+=[^\s\]]+)*)\s*\]")
+DEFAULT_SCENARIO = "markdown"
+MAX_DELTAS = 1_000_000
+
+
+class ParamError(ValueError):
+    """The request names an unknown scenario or a parameter with a bad value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    scenario: str = DEFAULT_SCENARIO
+    seed: int = 0
+    ttfb: float | None = None  # None: 5 s for `slow`, else 0
+    ttft: float | None = None  # None: 0.3 s when paced, 0 at full speed
+    tps: float = 40.0  # deltas per second; 0 is full speed
+    deltas: int | None = None
+    words: int | None = None
+    retry_after: int = 1
+    stall: float | None = None  # None: silent until the client goes away
+    file: str | None = None
+
+    @property
+    def first_byte_delay(self) -> float:
+        if self.ttfb is not None:
+            return self.ttfb
+        return 5.0 if self.scenario == "slow" else 0.0
+
+    @property
+    def first_delta_delay(self) -> float:
+        if self.ttft is not None:
+            return self.ttft
+        return 0.3 if self.tps > 0 else 0.0
+
+    @property
+    def delta_interval(self) -> float:
+        return 1 / self.tps if self.tps > 0 else 0.0
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Params)}
+_SECONDS = {"ttfb", "ttft", "tps", "stall"}
+_COUNTS = {"seed", "deltas", "words", "retry_after"}
+
+
+def _cast(name: str, value: Any) -> Any:
+    if name not in _FIELDS:
+        raise ParamError(f"unknown simulator parameter {name!r}")
+    if name in ("scenario", "file"):
+        return str(value)
+    try:
+        number = float(value) if name in _SECONDS else int(value)
+    except (TypeError, ValueError):
+        raise ParamError(f"simulator parameter {name!r} must be a number") from None
+    if name != "seed" and not (0 <= number < math.inf):
+        raise ParamError(f"simulator parameter {name!r} must be zero or more")
+    if name == "deltas" and number > MAX_DELTAS:
+        raise ParamError(f"simulator parameter 'deltas' is at most {MAX_DELTAS}")
+    return number
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text", "") for p in content if isinstance(p, dict)]
+        return "".join(p for p in parts if isinstance(p, str))
+    return ""
+
+
+def last_user_text(request: dict[str, Any]) -> str:
+    """The text of the last user message in `input` (a string or a list of input items)."""
+    items = request.get("input")
+    if isinstance(items, str):
+        return items
+    for item in reversed(items if isinstance(items, list) else []):
+        if isinstance(item, dict) and item.get("role") == "user":
+            return _text_of(item.get("content"))
+    return ""
+
+
+def _from_model(model: Any, known: Collection[str]) -> str:
+    name = model[4:] if isinstance(model, str) and model.startswith("sim-") else ""
+    return name if name in known else DEFAULT_SCENARIO
+
+
+def parse_params(request: dict[str, Any], known: Collection[str]) -> Params:
+    """Choose the scenario (keyword, then `simulator.scenario`, then model) and its parameters."""
+    text = last_user_text(request)
+    options = request.get("simulator") or {}
+    if not isinstance(options, dict):
+        raise ParamError("'simulator' must be an object")
+    values = dict(options)
+    matches = list(KEYWORD.finditer(text))
+    if matches:
+        keyword = matches[-1]
+        values.update(pair.split("=", 1) for pair in keyword[2].split())
+        values["scenario"] = keyword[1]
+    values = {name: _cast(name, value) for name, value in values.items()}
+    values.setdefault("scenario", _from_model(request.get("model"), known))
+    if values["scenario"] not in known:
+        raise ParamError(f"unknown simulator scenario {values['scenario']!r}")
+    values.setdefault("seed", zlib.crc32(text.encode()))
+    return Params(**values)

@@ -1,0 +1,56 @@
+"""Keeps nothing stuck: wakes turns whose wake-up was lost and ends turns whose worker died."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from streaming import services
+from streaming.eventlog import LeaseLost, LogWriter, db
+from streaming.fold import TurnFold
+from streaming.models import Turn, TurnEvent
+from streaming.runner import turn_finish
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "the server stopped (restart or crash) before the turn ended"
+
+
+async def sweep_forever(*, startup_all: bool) -> None:
+    """With `startup_all` (one embedded process), every turn left streaming by a previous
+    run of the process is ended at once, without waiting for its lease to expire."""
+    owner = f"sweep.{uuid.uuid4().hex}"
+    everything = startup_all
+    while True:
+        try:
+            await sweep_once(owner=owner, everything=everything)
+            everything = False
+        except Exception:
+            log.exception("the sweep failed; trying again later")
+        await asyncio.sleep(settings.RELAY_SWEEP_INTERVAL)
+
+
+async def sweep_once(*, owner: str, everything: bool = False) -> None:
+    for turn in await db(services.turn_take_over_expired, owner=owner, everything=everything):
+        await turn_interrupt(turn=turn, owner=owner)
+    layer = get_channel_layer()
+    for turn_id in await db(services.turns_left_queued, older_than=settings.RELAY_SWEEP_INTERVAL):
+        await layer.send(services.WORKER_CHANNEL, {"type": "stream.run", "turn": str(turn_id)})
+
+
+async def turn_interrupt(*, turn: Turn, owner: str) -> None:
+    """End a taken-over turn as `interrupted`, its output rebuilt from the stored log."""
+    rows = await db(
+        lambda: list(TurnEvent.objects.filter(turn=turn).order_by("seq").values_list("type", "data"))
+    )
+    writer = LogWriter(turn, owner=owner)
+    try:
+        await turn_finish(writer, turn, TurnFold.from_log(rows), "interrupted", INTERRUPTED)
+    except LeaseLost:
+        log.warning("turn %s was taken by another sweep", turn.pk)
+    else:
+        log.warning("turn %s interrupted: %s", turn.pk, INTERRUPTED)

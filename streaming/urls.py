@@ -1,0 +1,14 @@
+from django.urls import path
+
+from streaming import pages, views
+
+urlpatterns = [
+    path("", pages.chat_page, name="chat"),
+    path("c/<uuid:conversation_id>/", pages.chat_page, name="conversation"),
+    path("api/conversations", views.conversations),
+    path("api/conversations/<uuid:conversation_id>", views.conversation),
+    path("api/conversations/<uuid:conversation_id>/turns", views.turns),
+    path("api/turns/<uuid:turn_id>", views.turn),
+    path("api/turns/<uuid:turn_id>/cancel", views.turn_cancel),
+    path("api/models", views.models),
+]

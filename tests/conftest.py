@@ -1,0 +1,1 @@
+from tests.simulator_server import simulator_url  # noqa: F401
