@@ -159,7 +159,11 @@ class Accumulator:
     def _error(self, event: ev.ErrorEvent) -> None:
         self.terminal_type = event.type
         self.status = "failed"
-        self.error = {"code": event.code, "message": event.message}
+        nested = event.error or {}
+        self.error = {
+            "code": event.code or nested.get("code"),
+            "message": event.message or nested.get("message"),
+        }
 
     # --- items and parts ------------------------------------------------------------------
 

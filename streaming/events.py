@@ -76,6 +76,8 @@ class ErrorEvent(StreamEvent):
     message: str | None = None
     code: str | None = None
     param: str | None = None
+    # The API reference has the flat fields above; the API sends them nested under `error`.
+    error: dict[str, Any] | None = None
 
 
 # --- output items and content parts -------------------------------------------------------

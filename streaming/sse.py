@@ -33,7 +33,7 @@ class SSEDecoder:
         self.comments = 0  # keep-alives seen
 
     def feed(self, chunk: bytes) -> list[Frame]:
-        if self._skip_lf:
+        if self._skip_lf and chunk:  # an empty chunk must not forget the pending CR
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]

@@ -114,7 +114,7 @@ async def _stream_once(
     payload = {**body, "stream": True}
     reader = _EventReader()
     try:
-        async with asyncio.timeout(loop.time() + config.first_event_timeout) as deadline:
+        async with asyncio.timeout_at(loop.time() + config.first_event_timeout) as deadline:
             async with client.stream(
                 "POST", f"{config.base_url}/responses", json=payload, headers=headers
             ) as response:
@@ -126,14 +126,20 @@ async def _stream_once(
                         yield batch
                         if reader.finished:
                             return
+                    if reader.error:  # raised only after the good events before it
+                        raise reader.error
                     deadline.reschedule(loop.time() + _wait(config, reader))
                 tail = reader.close()
                 if tail:
                     deadline.reschedule(None)
                     yield tail
-                if not reader.finished:
+                if reader.error:
+                    raise reader.error
+                if not (reader.finished or reader.errored):
                     raise UpstreamError("closed", "the upstream closed the stream before it ended")
     except TimeoutError:
+        if reader.errored:  # the `error` event already said why the stream ended
+            return
         phase = "the next event" if reader.count else "the first event"
         raise UpstreamError("timeout", f"timed out waiting for {phase} from the upstream") from None
     except httpx.TimeoutException as exc:
@@ -154,6 +160,8 @@ class _EventReader:
         self._decoder = SSEDecoder()
         self.count = 0
         self.finished = False
+        self.errored = False  # an `error` event came; a `response.failed` may follow it
+        self.error: UpstreamError | None = None
 
     def feed(self, chunk: bytes) -> list[RawEvent]:
         return self._events(self._decoder.feed(chunk))
@@ -164,7 +172,7 @@ class _EventReader:
     def _events(self, frames: list[Any]) -> list[RawEvent]:
         batch: list[RawEvent] = []
         for frame in frames:
-            if self.finished:
+            if self.finished or self.error:
                 break
             if frame.data == "[DONE]":
                 self.finished = True
@@ -172,15 +180,20 @@ class _EventReader:
             try:
                 event = parse_event(frame.data)
             except MalformedEvent as exc:
-                raise UpstreamError("malformed", f"malformed stream: {exc}") from None
+                self.error = UpstreamError("malformed", f"malformed stream: {exc}")
+                break
             batch.append((frame.data, event))
             self.count += 1
             if event.type in _TERMINAL:
                 self.finished = True
+            elif event.type == "error":
+                self.errored = True
         return batch
 
 
-_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+# Not `error`: OpenAI follows it with `response.failed`, which carries the error (see the
+# corpus' error_failed file); a stream that ends right after an `error` still ends cleanly.
+_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
 async def _check_response(response: httpx.Response) -> None:

@@ -140,6 +140,6 @@ def _offered_models() -> list[str]:
     The built-in simulator: one model per scenario."""
     if settings.OPENAI_BASE_URL or settings.OPENAI_API_KEY:
         return [settings.DEFAULT_MODEL]
-    from streaming.scenarios import scenario_models
+    from streaming.scenarios import SCENARIOS
 
-    return scenario_models()
+    return [f"sim-{name}" for name in SCENARIOS]
