@@ -152,7 +152,9 @@ class Accumulator:
             return
         if _comparable(final) != _comparable(self.output):
             if self.items:
-                self._anomaly(f"{event.type} output differs from the streamed output; kept the former")
+                self._anomaly(
+                    f"{event.type} output differs from the streamed output; kept the former"
+                )
             self.items = copy.deepcopy(final)
             self._buffers.clear()
 

@@ -80,7 +80,9 @@ class TurnConsumer(AsyncWebsocketConsumer):
             if not rows:
                 return
             last_seq, last_type = rows[-1][0], rows[-1][1]
-            await self._send_envelopes([env for _, _, env in rows], last_seq, last_type == "relay.turn.done")
+            await self._send_envelopes(
+                [env for _, _, env in rows], last_seq, last_type == "relay.turn.done"
+            )
 
     async def _send_envelopes(self, envelopes: list[str], last: int, done: bool) -> None:
         await self.send(text_data=frame(envelopes))

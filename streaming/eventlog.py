@@ -13,13 +13,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
+from pydantic import BaseModel
 
 from streaming.models import Turn, TurnEvent
 
@@ -143,9 +142,11 @@ class LogWriter:
         self, pending: list[tuple[str, str, int]], first: int, updates: dict, check_cancel: bool
     ) -> bool:
         now = timezone.now()
-        lease = {} if "lease_owner" in updates else {
-            "lease_expires_at": now + timedelta(seconds=settings.RELAY_LEASE_SECONDS)
-        }
+        lease = (
+            {}
+            if "lease_owner" in updates
+            else {"lease_expires_at": now + timedelta(seconds=settings.RELAY_LEASE_SECONDS)}
+        )
         with transaction.atomic():
             held = Turn.objects.filter(pk=self.turn_id, lease_owner=self.owner)
             if not held.update(next_seq=first + len(pending), **lease, **updates):

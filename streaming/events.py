@@ -9,7 +9,7 @@ keeps the raw object: it is never dropped and never crashes the stream.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -324,49 +324,47 @@ class AudioDone(StreamEvent):
 
 
 KnownEvent = Annotated[
-    Union[
-        ResponseCreated,
-        ResponseInProgress,
-        ResponseQueued,
-        ResponseCompleted,
-        ResponseIncomplete,
-        ResponseFailed,
-        ErrorEvent,
-        OutputItemAdded,
-        OutputItemDone,
-        ContentPartAdded,
-        ContentPartDone,
-        OutputTextDelta,
-        OutputTextDone,
-        OutputTextAnnotationAdded,
-        RefusalDelta,
-        RefusalDone,
-        FunctionCallArgumentsDelta,
-        FunctionCallArgumentsDone,
-        CustomToolCallInputDelta,
-        CustomToolCallInputDone,
-        McpCallArgumentsDelta,
-        McpCallArgumentsDone,
-        CodeInterpreterCodeDelta,
-        CodeInterpreterCodeDone,
-        ApplyPatchDiffDelta,
-        ApplyPatchDiffDone,
-        ToolCallStatus,
-        ImageGenerationPartialImage,
-        ReasoningSummaryPartAdded,
-        ReasoningSummaryPartDone,
-        ReasoningSummaryTextDelta,
-        ReasoningSummaryTextDone,
-        ReasoningTextDelta,
-        ReasoningTextDone,
-        ShellCallCommandAdded,
-        ShellCallCommandDelta,
-        ShellCallCommandDone,
-        ShellCallOutputContentDelta,
-        ShellCallOutputContentDone,
-        AudioDelta,
-        AudioDone,
-    ],
+    ResponseCreated
+    | ResponseInProgress
+    | ResponseQueued
+    | ResponseCompleted
+    | ResponseIncomplete
+    | ResponseFailed
+    | ErrorEvent
+    | OutputItemAdded
+    | OutputItemDone
+    | ContentPartAdded
+    | ContentPartDone
+    | OutputTextDelta
+    | OutputTextDone
+    | OutputTextAnnotationAdded
+    | RefusalDelta
+    | RefusalDone
+    | FunctionCallArgumentsDelta
+    | FunctionCallArgumentsDone
+    | CustomToolCallInputDelta
+    | CustomToolCallInputDone
+    | McpCallArgumentsDelta
+    | McpCallArgumentsDone
+    | CodeInterpreterCodeDelta
+    | CodeInterpreterCodeDone
+    | ApplyPatchDiffDelta
+    | ApplyPatchDiffDone
+    | ToolCallStatus
+    | ImageGenerationPartialImage
+    | ReasoningSummaryPartAdded
+    | ReasoningSummaryPartDone
+    | ReasoningSummaryTextDelta
+    | ReasoningSummaryTextDone
+    | ReasoningTextDelta
+    | ReasoningTextDone
+    | ShellCallCommandAdded
+    | ShellCallCommandDelta
+    | ShellCallCommandDone
+    | ShellCallOutputContentDelta
+    | ShellCallOutputContentDone
+    | AudioDelta
+    | AudioDone,
     Field(discriminator="type"),
 ]
 

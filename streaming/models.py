@@ -109,7 +109,9 @@ class TurnEvent(models.Model):
     turn = models.ForeignKey(Turn, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveIntegerField()
     type = models.CharField(max_length=120)
-    data = models.TextField(help_text="The event JSON exactly as received (or as the relay wrote it).")
+    data = models.TextField(
+        help_text="The event JSON exactly as received (or as the relay wrote it)."
+    )
     received_ms = models.BigIntegerField(help_text="Receive time, milliseconds since the epoch.")
 
     class Meta:

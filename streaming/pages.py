@@ -13,9 +13,10 @@ from django.shortcuts import render
 def chat_page(request: HttpRequest, conversation_id: Any = None) -> HttpResponse:
     from streaming.models import Conversation
 
-    if conversation_id is not None and not Conversation.objects.filter(
-        pk=conversation_id, owner=request.user
-    ).exists():
+    if (
+        conversation_id is not None
+        and not Conversation.objects.filter(pk=conversation_id, owner=request.user).exists()
+    ):
         raise Http404("No such conversation")
     return render(
         request,

@@ -98,7 +98,9 @@ class TurnRun:
         """Stream one upstream request into the log. None if it failed before streaming
         because `previous_response_id` was not found (the caller retries without it)."""
         started = RelayRequestStarted(
-            request=number, model=body["model"], previous_response_id=body.get("previous_response_id")
+            request=number,
+            model=body["model"],
+            previous_response_id=body.get("previous_response_id"),
         )
         self.writer.add_model(started)
         acc = self.fold.start_request()
@@ -137,7 +139,9 @@ class TurnRun:
         for call in calls:
             result = tool_call(call.get("name", ""), call.get("arguments", ""))
             self.writer.add_model(
-                RelayToolOutput(call_id=call.get("call_id", ""), name=call.get("name", ""), output=result)
+                RelayToolOutput(
+                    call_id=call.get("call_id", ""), name=call.get("name", ""), output=result
+                )
             )
             outputs.append(
                 {"type": "function_call_output", "call_id": call.get("call_id"), "output": result}

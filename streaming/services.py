@@ -58,7 +58,9 @@ def turn_cancel(*, turn: Turn) -> None:
         turn.refresh_from_db(fields=["lease_owner", "status"])
         if updated and turn.lease_owner:
             owner = turn.lease_owner
-            transaction.on_commit(lambda: _send(owner, {"type": "stream.cancel", "turn": str(turn.pk)}))
+            transaction.on_commit(
+                lambda: _send(owner, {"type": "stream.cancel", "turn": str(turn.pk)})
+            )
         elif updated:
             transaction.on_commit(lambda: worker_wake(turn_id=turn.pk))
 

@@ -45,7 +45,9 @@ async def sweep_once(*, owner: str, everything: bool = False) -> None:
 async def turn_interrupt(*, turn: Turn, owner: str) -> None:
     """End a taken-over turn as `interrupted`, its output rebuilt from the stored log."""
     rows = await db(
-        lambda: list(TurnEvent.objects.filter(turn=turn).order_by("seq").values_list("type", "data"))
+        lambda: list(
+            TurnEvent.objects.filter(turn=turn).order_by("seq").values_list("type", "data")
+        )
     )
     writer = LogWriter(turn, owner=owner)
     try:

@@ -146,7 +146,9 @@ async def _stream_once(
         raise UpstreamError("timeout", f"upstream timeout: {exc.__class__.__name__}") from None
     except httpx.TransportError as exc:
         kind = "connect" if isinstance(exc, httpx.ConnectError) else "closed"
-        raise UpstreamError(kind, f"upstream connection failed: {exc or exc.__class__.__name__}") from None
+        raise UpstreamError(
+            kind, f"upstream connection failed: {exc or exc.__class__.__name__}"
+        ) from None
 
 
 def _wait(config: UpstreamConfig, reader: _EventReader) -> float:

@@ -34,7 +34,9 @@ class StreamWorker(AsyncConsumer):
         turn_id = _turn_id(message)
         if turn_id is None or turn_id in self.runs:
             return
-        task = asyncio.create_task(turn_run(turn_id=turn_id, owner=self.channel_name, runs=self.runs))
+        task = asyncio.create_task(
+            turn_run(turn_id=turn_id, owner=self.channel_name, runs=self.runs)
+        )
         self.tasks.add(task)
         task.add_done_callback(self._done)
 

@@ -1,1 +1,2 @@
+from tests.relay_harness import relay, relay_settings  # noqa: F401
 from tests.simulator_server import simulator_url  # noqa: F401

@@ -133,7 +133,9 @@ async def relay(relay_settings: Any) -> AsyncIterator[Relay]:
     """A logged-in user, and the worker running in this test's event loop."""
     channel_layers.backends.pop("default", None)  # a fresh layer bound to this loop
     worker = RelayWorker(
-        application=worker_application(), channels=[WORKER_CHANNEL], channel_layer=get_channel_layer()
+        application=worker_application(),
+        channels=[WORKER_CHANNEL],
+        channel_layer=get_channel_layer(),
     )
     task = asyncio.ensure_future(worker.arun())
     user = await sync_to_async(get_user_model().objects.create_user)("alice", password="pw-alice-1")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from streaming.models import Turn, TurnEvent
-from tests.relay_harness import Relay, relay, relay_settings  # noqa: F401
+from tests.relay_harness import Relay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +30,9 @@ async def test_a_turn_is_streamed_stored_and_numbered_without_gaps(relay: Relay)
     assert types[-2] == "response.completed"
     assert types[-1] == "relay.turn.done"
     assert stored[-1]["event"]["status"] == "completed"
-    deltas = "".join(e["event"]["delta"] for e in stored if e["event"]["type"].endswith("text.delta"))
+    deltas = "".join(
+        e["event"]["delta"] for e in stored if e["event"]["type"].endswith("text.delta")
+    )
     assert turn.status == "completed"
     assert turn.output_text == deltas and len(deltas) > 40
     assert turn.usage["output_tokens"] > 0
@@ -92,7 +94,9 @@ async def test_cancel_closes_the_upstream_and_keeps_the_partial_output(
 ) -> None:
     """Cancel ends the turn `cancelled`, the simulator sees the client go, output kept."""
     turn_id = await relay.start("Story [sim:long tps=50 deltas=2000 seed=3]")
-    while not await TurnEvent.objects.filter(turn_id=turn_id, type__endswith="text.delta").aexists():
+    while not await TurnEvent.objects.filter(
+        turn_id=turn_id, type__endswith="text.delta"
+    ).aexists():
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)
     response = await relay.client.post(f"/api/turns/{turn_id}/cancel")
@@ -120,10 +124,13 @@ async def test_the_next_turn_sends_the_conversation_so_far(relay: Relay) -> None
     """A second turn in a conversation carries the first exchange as input items."""
     conversation = await relay.conversation()
     first = await relay.wait_done(await relay.start(QUICK, conversation))
-    second = await relay.wait_done(await relay.start("And again [sim:markdown tps=0]", conversation))
+    second = await relay.wait_done(
+        await relay.start("And again [sim:markdown tps=0]", conversation)
+    )
     assert second.status == "completed"
-    from streaming.history import input_for
     from asgiref.sync import sync_to_async
+
+    from streaming.history import input_for
 
     items, previous = await sync_to_async(input_for)(second)
     assert previous is None
@@ -168,7 +175,10 @@ async def test_an_expired_lease_ends_the_turn_interrupted_with_its_output(
     done = await TurnEvent.objects.filter(turn_id=turn_id).order_by("-seq").afirst()
     await TurnEvent.objects.filter(pk=done.pk).adelete()
     await Turn.objects.filter(pk=turn_id).aupdate(
-        status="streaming", lease_owner="dead-worker", next_seq=done.seq, output_text="",
+        status="streaming",
+        lease_owner="dead-worker",
+        next_seq=done.seq,
+        output_text="",
         lease_expires_at=None,
     )
     from django.utils import timezone

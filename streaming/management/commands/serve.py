@@ -46,8 +46,10 @@ class Command(BaseCommand):
         if not settings.OPENAI_BASE_URL and "SIMULATOR_BASE_URL" not in os.environ:
             settings.SIMULATOR_BASE_URL = f"http://127.0.0.1:{port}/simulator/v1"
         if settings.RELAY_WORKER_IN_PROCESS:
-            asyncio.ensure_future(_in_process_worker())
-        upstream = settings.OPENAI_BASE_URL or f"the built-in simulator ({settings.SIMULATOR_BASE_URL})"
+            self.worker = asyncio.ensure_future(_in_process_worker())
+        upstream = (
+            settings.OPENAI_BASE_URL or f"the built-in simulator ({settings.SIMULATOR_BASE_URL})"
+        )
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         self.stdout.write(f"Listening on TCP address {host}:{port}", ending="\n")
         self.stdout.write(f"Open http://{shown}:{port}/  (upstream: {upstream})")
@@ -61,7 +63,9 @@ async def _in_process_worker() -> None:
     from streaming.worker import RelayWorker, worker_application
 
     worker = RelayWorker(
-        application=worker_application(), channels=[WORKER_CHANNEL], channel_layer=get_channel_layer()
+        application=worker_application(),
+        channels=[WORKER_CHANNEL],
+        channel_layer=get_channel_layer(),
     )
     try:
         await worker.arun()

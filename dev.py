@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""The project's two commands, on any machine with Python 3.11+.
+
+    python3 dev.py run [--host H] [--port P]   set up, migrate, ensure a login, serve
+    python3 dev.py test [pytest args…]         set up, lint, run the whole test suite
+
+Only the standard library is used here: this file creates the virtualenv the rest needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+
+
+def sh(*args: str | Path, **kwargs: object) -> None:
+    subprocess.run([str(a) for a in args], check=True, cwd=ROOT, **kwargs)  # type: ignore[call-overload]
+
+
+def ensure_venv(requirements: str) -> None:
+    """Create .venv and install `requirements` when they changed since the last install."""
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py runs on whatever python3 is)
+        sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]})")
+    if not PYTHON.exists():
+        print("Creating .venv …", flush=True)
+        sh(sys.executable, "-m", "venv", VENV)
+        sh(PYTHON, "-m", "pip", "install", "-q", "--upgrade", "pip")
+    wanted = hashlib.sha256(
+        b"".join((ROOT / name).read_bytes() for name in ("requirements.txt", requirements))
+    ).hexdigest()
+    stamp = VENV / f".installed-{requirements}"
+    if not stamp.exists() or stamp.read_text() != wanted:
+        print(f"Installing {requirements} …", flush=True)
+        sh(PYTHON, "-m", "pip", "install", "-q", "-r", requirements)
+        stamp.write_text(wanted)
+
+
+def manage(*args: str, env: dict[str, str] | None = None) -> None:
+    sh(PYTHON, "manage.py", *args, env=env)
+
+
+def ensure_first_login() -> None:
+    """With no user yet, create `admin` with a generated password, shown this once."""
+    code = "from django.contrib.auth import get_user_model as g; print(g().objects.exists())"
+    found = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if found == "True":
+        return
+    password = secrets.token_urlsafe(12)
+    env = {**os.environ, "DJANGO_SUPERUSER_PASSWORD": password}
+    manage(
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "admin",
+        "--email",
+        "admin@example.com",
+        env=env,
+    )
+    print(f"\n  First login created: user 'admin', password '{password}' (shown only now)\n")
+
+
+def run(args: list[str]) -> None:
+    ensure_venv("requirements.txt")
+    manage("migrate", "--noinput", "-v0")
+    ensure_first_login()
+    os.execv(PYTHON, [str(PYTHON), "manage.py", "serve", *args])
+
+
+def ensure_chromium() -> None:
+    """Browser tests drive Debian's chromium; install it where we can (CI runs as root)."""
+    if Path("/usr/bin/chromium").exists():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("Installing chromium (apt) …", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        sh("apt-get", "update", "-qq", env=env)
+        sh("apt-get", "install", "-y", "-qq", "chromium", env=env)
+    else:
+        print("chromium is not installed: browser tests will be skipped", flush=True)
+
+
+def test(args: list[str]) -> None:
+    ensure_venv("requirements-test.txt")
+    ensure_chromium()
+    sh(PYTHON, "-m", "ruff", "check", ".")
+    sh(PYTHON, "-m", "ruff", "format", "--check", ".")
+    result = subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
+    sys.exit(result.returncode)
+
+
+def main() -> None:
+    commands = {"run": run, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(__doc__)
+    commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
