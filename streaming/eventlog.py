@@ -100,7 +100,10 @@ class LogWriter:
         """Flush pending events at most `interval` after they arrived. Runs until cancelled."""
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.heartbeat)
+                # Not `wait_for`: on 3.11 it swallows a cancel that lands as the event is
+                # set, and the timer would flush again after the turn's final write.
+                async with asyncio.timeout(self.heartbeat):
+                    await self._wake.wait()
             except TimeoutError:
                 if await self.flush(check_cancel=True) and self.on_cancel_requested:
                     self.on_cancel_requested()

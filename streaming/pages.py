@@ -1,25 +1,22 @@
-"""The chat page."""
+"""The HTML pages: the chat page (a new chat, or one of the user's conversations)."""
 
-from __future__ import annotations
-
-from typing import Any
+from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 
 @login_required
-def chat_page(request: HttpRequest, conversation_id: Any = None) -> HttpResponse:
-    from streaming.models import Conversation
+@ensure_csrf_cookie
+def chat_page(request: HttpRequest, conversation_id: UUID | None = None) -> HttpResponse:
+    """The chat page; the page's script loads the conversation through the JSON API."""
+    title = None
+    if conversation_id is not None:
+        from streaming.models import Conversation
 
-    if (
-        conversation_id is not None
-        and not Conversation.objects.filter(pk=conversation_id, owner=request.user).exists()
-    ):
-        raise Http404("No such conversation")
-    return render(
-        request,
-        "chat.html",
-        {"conversation_id": str(conversation_id) if conversation_id else None},
-    )
+        conversation = get_object_or_404(Conversation, pk=conversation_id, owner=request.user)
+        title = conversation.title
+    context = {"conversation_id": conversation_id, "conversation_title": title}
+    return render(request, "chat.html", context)

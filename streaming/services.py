@@ -13,6 +13,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -27,6 +28,14 @@ class TurnConflict(Exception):
     """The conversation already has a turn queued or streaming."""
 
 
+class LimitExceeded(Exception):
+    """The user is over a per-user limit; `retry_after` in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def conversation_create(*, owner: Any, title: str = "") -> Conversation:
     return Conversation.objects.create(owner=owner, title=title[:200])
 
@@ -34,6 +43,7 @@ def conversation_create(*, owner: Any, title: str = "") -> Conversation:
 def turn_start(*, conversation: Conversation, text: str, model: str) -> Turn:
     try:
         with transaction.atomic():
+            _check_limits(conversation.owner_id)
             turn = Turn.objects.create(conversation=conversation, input=text, model=model)
             if not conversation.title:
                 conversation.title = _title_from(text)
@@ -42,6 +52,33 @@ def turn_start(*, conversation: Conversation, text: str, model: str) -> Turn:
     except IntegrityError:
         raise TurnConflict("this conversation already has a turn streaming") from None
     return turn
+
+
+def _check_limits(owner_id: Any) -> None:
+    """Per-user limits, counted in the database so they hold across processes. The user's
+    row is locked first (PostgreSQL), so two requests cannot both pass the count; SQLite
+    serialises writing transactions anyway."""
+    list(get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk"))
+    mine = Turn.objects.filter(conversation__owner_id=owner_id)
+    active = mine.filter(status__in=Turn.ACTIVE).count()
+    if active >= settings.LIMIT_ACTIVE_TURNS_PER_USER:
+        raise LimitExceeded(
+            f"you already have {active} answers streaming (the limit is "
+            f"{settings.LIMIT_ACTIVE_TURNS_PER_USER}); wait for one to finish or stop it",
+            retry_after=5,
+        )
+    since = timezone.now() - timedelta(minutes=1)
+    recent = list(
+        mine.filter(created_at__gte=since)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+    )
+    if len(recent) >= settings.LIMIT_TURNS_PER_MINUTE:
+        wait = max(1, int((recent[0] - since).total_seconds()) + 1)
+        raise LimitExceeded(
+            f"at most {settings.LIMIT_TURNS_PER_MINUTE} messages a minute; try again in {wait} s",
+            retry_after=wait,
+        )
 
 
 def _title_from(text: str) -> str:

@@ -113,6 +113,10 @@ def turns(request: HttpRequest, conversation_id: Any) -> JsonResponse:
         turn = services.turn_start(conversation=item, text=text, model=model)
     except services.TurnConflict as exc:
         return error(409, str(exc))
+    except services.LimitExceeded as exc:
+        response = error(429, str(exc))
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     return JsonResponse({"id": str(turn.id), "ws": turn_socket_path(turn)}, status=202)
 
 

@@ -66,9 +66,10 @@ class Viewer:
 
 
 class Relay:
-    def __init__(self, user: Any, client: AsyncClient) -> None:
+    def __init__(self, user: Any, client: AsyncClient, worker: RelayWorker) -> None:
         self.user = user
         self.client = client
+        self.worker = worker
 
     async def conversation(self) -> str:
         response = await self.client.post("/api/conversations", {}, content_type="application/json")
@@ -142,7 +143,7 @@ async def relay(relay_settings: Any) -> AsyncIterator[Relay]:
     client = AsyncClient()
     await client.aforce_login(user)
     try:
-        yield Relay(user, client)
+        yield Relay(user, client, worker)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -150,7 +150,11 @@ RELAY_SWEEP_INTERVAL = env_number("RELAY_SWEEP_INTERVAL", 10.0, minimum=0.1)
 RELAY_PREVIOUS_RESPONSE_ID = env_bool("RELAY_PREVIOUS_RESPONSE_ID", False)
 RELAY_WS_MAX_BACKLOG_BYTES = env_int("RELAY_WS_MAX_BACKLOG_BYTES", 8 * 1024 * 1024, minimum=1024)
 RELAY_REPLAY_BATCH = env_int("RELAY_REPLAY_BATCH", 500, minimum=1)
+RELAY_SHUTDOWN_GRACE = env_number("RELAY_SHUTDOWN_GRACE", 20.0)
 CHAT_MAX_INPUT_CHARS = env_int("CHAT_MAX_INPUT_CHARS", 32000, minimum=1)
+# Per user, across all processes (counted in the database).
+LIMIT_ACTIVE_TURNS_PER_USER = env_int("LIMIT_ACTIVE_TURNS_PER_USER", 3, minimum=1)
+LIMIT_TURNS_PER_MINUTE = env_int("LIMIT_TURNS_PER_MINUTE", 20, minimum=1)
 
 LOGGING = {
     "version": 1,

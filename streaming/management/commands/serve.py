@@ -46,7 +46,7 @@ class Command(BaseCommand):
         if not settings.OPENAI_BASE_URL and "SIMULATOR_BASE_URL" not in os.environ:
             settings.SIMULATOR_BASE_URL = f"http://127.0.0.1:{port}/simulator/v1"
         if settings.RELAY_WORKER_IN_PROCESS:
-            self.worker = asyncio.ensure_future(_in_process_worker())
+            self._start_worker()
         upstream = (
             settings.OPENAI_BASE_URL or f"the built-in simulator ({settings.SIMULATOR_BASE_URL})"
         )
@@ -55,19 +55,30 @@ class Command(BaseCommand):
         self.stdout.write(f"Open http://{shown}:{port}/  (upstream: {upstream})")
         self.stdout.flush()
 
+    def _start_worker(self) -> None:
+        """The worker shares daphne's event loop; on shutdown it drains before the reactor
+        stops (daphne owns the signals here)."""
+        from channels.layers import get_channel_layer
+        from twisted.internet import defer, reactor
 
-async def _in_process_worker() -> None:
-    from channels.layers import get_channel_layer
+        from streaming.services import WORKER_CHANNEL
+        from streaming.worker import RelayWorker, worker_application
 
-    from streaming.services import WORKER_CHANNEL
-    from streaming.worker import RelayWorker, worker_application
+        worker = RelayWorker(
+            application=worker_application(),
+            channels=[WORKER_CHANNEL],
+            channel_layer=get_channel_layer(),
+            handle_signals=False,
+        )
+        self.worker_task = asyncio.ensure_future(worker.arun())
+        self.worker_task.add_done_callback(_report_worker_exit)
+        reactor.addSystemEventTrigger(  # type: ignore[attr-defined]
+            "before",
+            "shutdown",
+            lambda: defer.Deferred.fromFuture(asyncio.ensure_future(worker.shutdown())),
+        )
 
-    worker = RelayWorker(
-        application=worker_application(),
-        channels=[WORKER_CHANNEL],
-        channel_layer=get_channel_layer(),
-    )
-    try:
-        await worker.arun()
-    except Exception:
-        log.exception("the in-process worker stopped")
+
+def _report_worker_exit(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the in-process worker stopped", exc_info=task.exception())

@@ -1,0 +1,94 @@
+"""The one-command app as users run it: `manage.py serve`, real HTTP and WebSockets."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.served_app import ServedApp, new_turn, wait_status
+
+
+def read_all(app: ServedApp, client, turn_id: str, after: int = -1) -> tuple[list[dict], int]:
+    """Every envelope the socket sends until it closes, and its close code."""
+    url = app.url.replace("http", "ws") + f"/ws/turns/{turn_id}/?after={after}"
+    envelopes = []
+    with connect(url, additional_headers=app.ws_headers(client), open_timeout=10) as socket:
+        try:
+            while True:
+                envelopes += [e for e in json.loads(socket.recv(timeout=20)) if "seq" in e]
+        except ConnectionClosed as closed:
+            return envelopes, closed.rcvd.code if closed.rcvd else 1006
+
+
+def test_serve_streams_a_turn_to_a_browser_socket(served_app: ServedApp) -> None:
+    """POST a turn, follow it over the socket: every seq once, ending `relay.turn.done`,
+    and the stored answer equals what was streamed."""
+    app = served_app.start()
+    client = app.login()
+    turn = new_turn(client, "Hi [sim:markdown tps=100 deltas=60 seed=4]")
+    envelopes, code = read_all(app, client, turn["id"])
+    assert code == 1000
+    assert [e["seq"] for e in envelopes] == list(range(len(envelopes)))
+    assert envelopes[-1]["event"]["type"] == "relay.turn.done"
+    assert envelopes[-1]["event"]["status"] == "completed"
+    stored = client.get(f"/api/turns/{turn['id']}").json()
+    streamed = "".join(
+        e["event"]["delta"] for e in envelopes if e["event"]["type"] == "response.output_text.delta"
+    )
+    assert stored["status"] == "completed" and stored["output_text"] == streamed
+
+
+def test_a_restart_mid_turn_ends_it_interrupted_and_keeps_what_streamed(
+    served_app: ServedApp,
+) -> None:
+    """Kill the server mid-turn and start it again: the turn is `interrupted` (not stuck),
+    its partial output kept, and its log still replays from 0 without gaps."""
+    app = served_app.start()
+    client = app.login()
+    turn = new_turn(client, "Long [sim:long tps=40 deltas=2000 seed=5]")
+    url = app.url.replace("http", "ws") + f"/ws/turns/{turn['id']}/"
+    with connect(url, additional_headers=app.ws_headers(client)) as socket:
+        seen = []
+        while sum(e["event"]["type"].endswith("text.delta") for e in seen) < 10:
+            seen += [e for e in json.loads(socket.recv(timeout=20)) if "seq" in e]
+    app.stop(kill=True)
+    app.start()
+    client = app.login()
+    stored = wait_status(client, turn["id"], {"interrupted"}, timeout=20)
+    assert stored["output_text"] and "stopped" in stored["error"]
+    envelopes, _ = read_all(app, client, turn["id"])
+    assert [e["seq"] for e in envelopes] == list(range(len(envelopes)))
+    assert envelopes[: len(seen)] == seen
+    assert envelopes[-1]["event"]["status"] == "interrupted"
+
+
+def test_a_client_that_stops_reading_is_closed_and_resumes_from_its_last_seq(
+    served_app: ServedApp,
+) -> None:
+    """A socket whose client does not read is closed with 4408 once its backlog passes the
+    limit, instead of growing the server; reconnecting after the last seq gets the rest."""
+    served_app.env["RELAY_WS_MAX_BACKLOG_BYTES"] = str(256 * 1024)
+    app = served_app.start()
+    client = app.login()
+    turn = new_turn(client, "Flood [sim:long tps=0 deltas=60000 seed=6]")
+    url = app.url.replace("http", "ws") + f"/ws/turns/{turn['id']}/"
+    received: list[dict] = []
+    # max_queue=1: the client library stops reading the network while we do not recv.
+    with connect(url, additional_headers=app.ws_headers(client), max_queue=1) as socket:
+        wait_status(client, turn["id"], {"completed"}, timeout=60)
+        time.sleep(0.5)
+        try:
+            while True:
+                received += [e for e in json.loads(socket.recv(timeout=10)) if "seq" in e]
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else None
+    assert code == 4408
+    last = received[-1]["seq"]
+    rest, code = read_all(app, client, turn["id"], after=last)
+    assert code == 1000
+    seqs = [e["seq"] for e in received + rest]
+    assert seqs == list(range(len(seqs)))
+    assert rest[-1]["event"]["type"] == "relay.turn.done"
