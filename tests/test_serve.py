@@ -68,8 +68,12 @@ def test_a_restart_mid_turn_ends_it_interrupted_and_keeps_what_streamed(
 def test_a_client_that_stops_reading_is_closed_and_resumes_from_its_last_seq(
     served_app: ServedApp,
 ) -> None:
-    """A socket whose client does not read is closed with 4408 once its backlog passes the
-    limit, instead of growing the server; reconnecting after the last seq gets the rest."""
+    """A socket whose client does not read is closed once its backlog passes the limit,
+    instead of growing the server; reconnecting after the last seq gets the rest.
+
+    The close frame (4408) queues behind the unread data, so a client that reads nothing at
+    all may only see the connection drop (1006) when the server gives up on the handshake.
+    """
     served_app.env["RELAY_WS_MAX_BACKLOG_BYTES"] = str(256 * 1024)
     app = served_app.start()
     client = app.login()
@@ -84,8 +88,9 @@ def test_a_client_that_stops_reading_is_closed_and_resumes_from_its_last_seq(
             while True:
                 received += [e for e in json.loads(socket.recv(timeout=10)) if "seq" in e]
         except ConnectionClosed as closed:
-            code = closed.rcvd.code if closed.rcvd else None
-    assert code == 4408
+            code = closed.rcvd.code if closed.rcvd else 1006  # no close frame reached us
+    assert code in (4408, 1006)
+    assert any("unread" in line for line in app.log or [])
     last = received[-1]["seq"]
     rest, code = read_all(app, client, turn["id"], after=last)
     assert code == 1000
