@@ -231,7 +231,7 @@ class SimulatorApp:
 
     def plan(self, request: dict, params: Params, record: dict) -> tuple[Reply | None, Iterable]:
         """Either a whole reply or the frames to stream."""
-        fault = http_fault(params, self.flaky)
+        fault = http_fault(params, self.flaky) or self.unknown_previous(request)
         if fault is not None:
             return fault, ()
         if params.scenario == "replay":
@@ -246,6 +246,14 @@ class SimulatorApp:
         if params.scenario == "not-sse" or not request.get("stream"):
             return final_reply(events), ()
         return None, scenario_frames(events, params)
+
+    def unknown_previous(self, request: dict) -> Reply | None:
+        """Like the API: a `previous_response_id` this instance never answered is a 400."""
+        previous = request.get("previous_response_id")
+        if previous is None or any(r["id"] == previous for r in self.requests):
+            return None
+        message = f"Previous response with id '{previous}' not found."
+        return error_reply(400, message, "invalid_request_error", "previous_response_not_found")
 
 
 async def stream(

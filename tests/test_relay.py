@@ -190,3 +190,39 @@ async def test_an_expired_lease_ends_the_turn_interrupted_with_its_output(
     stored = await relay.stored(turn_id)
     assert stored[-1]["event"]["status"] == "interrupted"
     assert [e["seq"] for e in stored] == list(range(len(stored)))
+
+
+async def test_chaining_sends_previous_response_id_and_falls_back_when_forgotten(
+    relay: Relay, settings
+) -> None:
+    """With chaining on, a follow-up turn sends only the new message and the previous
+    response id; when the upstream no longer has that response, the full history is sent."""
+    settings.RELAY_PREVIOUS_RESPONSE_ID = True
+    conversation = await relay.conversation()
+    first = await relay.wait_done(await relay.start(QUICK, conversation))
+    second = await relay.wait_done(await relay.start("More [sim:markdown tps=0]", conversation))
+    assert second.status == "completed"
+    started = [
+        e["event"]
+        for e in await relay.stored(second.pk)
+        if e["event"]["type"] == "relay.request.started"
+    ]
+    assert started == [
+        {
+            "type": "relay.request.started",
+            "request": 1,
+            "model": "sim-markdown",
+            "previous_response_id": first.response_ids[-1],
+        }
+    ]
+
+    await Turn.objects.filter(pk=second.pk).aupdate(response_ids=["resp_forgotten"])
+    third = await relay.wait_done(await relay.start("Again [sim:markdown tps=0]", conversation))
+    assert third.status == "completed", third.error
+    started = [
+        e["event"]
+        for e in await relay.stored(third.pk)
+        if e["event"]["type"] == "relay.request.started"
+    ]
+    assert [s.get("previous_response_id") for s in started] == ["resp_forgotten", None]
+    assert not [e for e in await relay.stored(third.pk) if e["event"]["type"] == "relay.error"]
