@@ -67,7 +67,10 @@ class TurnConsumer(AsyncWebsocketConsumer):
             return
         if first > self.sent + 1:
             await self._catch_up()
-            if last <= self.sent or self.done:
+            if self.done:  # the gap reached `relay.turn.done`: nothing more will come
+                await self.close()
+                return
+            if last <= self.sent:
                 return
         await self._send_envelopes(envelopes[self.sent + 1 - first :], last, message.get("done"))
         if self.done:

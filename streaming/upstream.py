@@ -145,10 +145,12 @@ async def _stream_once(
     except httpx.TimeoutException as exc:
         raise UpstreamError("timeout", f"upstream timeout: {exc.__class__.__name__}") from None
     except httpx.TransportError as exc:
+        reason = exc or exc.__class__.__name__
+        if reader.count:
+            message = f"the upstream connection broke mid-stream: {reason}"
+            raise UpstreamError("closed", message) from None
         kind = "connect" if isinstance(exc, httpx.ConnectError) else "closed"
-        raise UpstreamError(
-            kind, f"upstream connection failed: {exc or exc.__class__.__name__}"
-        ) from None
+        raise UpstreamError(kind, f"upstream connection failed: {reason}") from None
 
 
 def _wait(config: UpstreamConfig, reader: _EventReader) -> float:

@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
 from streaming import services
@@ -87,7 +87,7 @@ def conversations(request: HttpRequest) -> JsonResponse:
 
 @require_http_methods(["GET", "PATCH", "DELETE"])
 @api
-def conversation(request: HttpRequest, conversation_id: Any) -> JsonResponse:
+def conversation(request: HttpRequest, conversation_id: Any) -> HttpResponse:
     item = _conversation(request, conversation_id)
     if request.method == "PATCH":
         item.title = _text(_body(request), "title", limit=200, required=True) or ""
@@ -96,7 +96,7 @@ def conversation(request: HttpRequest, conversation_id: Any) -> JsonResponse:
         if item.turns.filter(status__in=Turn.ACTIVE).exists():
             return error(409, "stop the streaming turn before deleting the conversation")
         item.delete()
-        return JsonResponse({}, status=204)
+        return HttpResponse(status=204)
     return JsonResponse(
         {**conversation_summary(item), "turns": [turn_json(t) for t in item.turns.all()]}
     )

@@ -1,5 +1,6 @@
 """Settings for the chat relay. Every value comes from the environment (see .env.example)."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -84,7 +85,8 @@ def _database() -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
         # A file, not memory: the worker's threads and test servers must share it.
-        config["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+        # Per process, so two test runs on one checkout do not share a file.
+        config["TEST"] = {"NAME": str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")}
     return config
 
 
@@ -155,6 +157,23 @@ CHAT_MAX_INPUT_CHARS = env_int("CHAT_MAX_INPUT_CHARS", 32000, minimum=1)
 # Per user, across all processes (counted in the database).
 LIMIT_ACTIVE_TURNS_PER_USER = env_int("LIMIT_ACTIVE_TURNS_PER_USER", 3, minimum=1)
 LIMIT_TURNS_PER_MINUTE = env_int("LIMIT_TURNS_PER_MINUTE", 20, minimum=1)
+
+# --- Moderation ---
+# off: never check; after: check input and output once a turn ends (never fails the turn);
+# hold: also hold streamed text back until each checkpoint passes (see docs/moderation.md).
+MODERATION_MODE = env_str("MODERATION_MODE", "after").strip().lower()
+if MODERATION_MODE not in ("off", "after", "hold"):
+    raise ImproperlyConfigured(
+        f"MODERATION_MODE must be off, after or hold, got {MODERATION_MODE!r}"
+    )
+# A JSON file of {"category": ["regex", ...]} that replaces the built-in rules (used offline,
+# i.e. when OPENAI_API_KEY is unset; with a key the OpenAI moderations endpoint decides).
+MODERATION_RULES_FILE = env_str("MODERATION_RULES_FILE")
+MODERATION_MODEL = env_str("MODERATION_MODEL", "omni-moderation-latest")
+MODERATION_HOLD_CHARS = env_int("MODERATION_HOLD_CHARS", 200, minimum=1)
+MODERATION_TIMEOUT = env_number("MODERATION_TIMEOUT", 10.0, minimum=0.1)
+MODERATION_RETRIES = env_int("MODERATION_RETRIES", 3)
+MODERATION_RETRY_DELAY = env_number("MODERATION_RETRY_DELAY", 1.0)
 
 LOGGING = {
     "version": 1,
