@@ -8,21 +8,23 @@ committed before it is relayed, so it always has it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from streaming.eventlog import db, frame, read_envelopes
+from streaming.eventlog import db, frames, read_envelopes
 from streaming.models import Turn
 
 log = logging.getLogger(__name__)
 
 # Close codes (documented in the README).
-CLOSE_TOO_SLOW = 4408  # the client fell too far behind; reconnect with ?after=<last seq>
+CLOSE_TOO_SLOW = 4408  # the client stopped reading; reconnect with ?after=<last seq>
 REPLAY_DONE = '[{"event":{"type":"relay.replay.done"}}]'
 
 
@@ -88,16 +90,31 @@ class TurnConsumer(AsyncWebsocketConsumer):
             )
 
     async def _send_envelopes(self, envelopes: list[str], last: int, done: bool) -> None:
-        await self.send(text_data=frame(envelopes))
+        for text in frames(envelopes):
+            if not await self._drained():
+                log.info("closing a socket of turn %s: its client stopped reading", self.turn_id)
+                self.done = True
+                await self.close(code=CLOSE_TOO_SLOW)
+                return
+            await self.send(text_data=text)
         self.sent = last
-        if done:
-            self.done = True  # the caller closes, once it has said what it needs to
-            return
-        backlog = transport_backlog(self.base_send)
-        if backlog is not None and backlog > settings.RELAY_WS_MAX_BACKLOG_BYTES:
-            log.info("closing a socket of turn %s: %d bytes unread", self.turn_id, backlog)
-            self.done = True
-            await self.close(code=CLOSE_TOO_SLOW)
+        self.done = done  # when done, the caller closes, once it has said what it needs to
+
+    async def _drained(self) -> bool:
+        """Past the backlog limit, wait for the client to catch up; False if it does not.
+
+        Waiting is safe: everything is in the log, and a live batch the layer drops while
+        this consumer waits is read back from the database as a gap. It is also what paces
+        a replay, which would otherwise be written as fast as the database reads.
+        """
+        limit = settings.RELAY_WS_MAX_BACKLOG_BYTES
+        deadline = time.monotonic() + settings.RELAY_WS_DRAIN_SECONDS
+        while (backlog := transport_backlog(self.base_send)) is not None and backlog > limit:
+            if time.monotonic() > deadline:
+                log.info("turn %s: %d bytes unread after the drain wait", self.turn_id, backlog)
+                return False
+            await asyncio.sleep(0.01)
+        return True
 
 
 def _after(query_string: bytes) -> int | None:

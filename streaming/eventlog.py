@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from pydantic import BaseModel
 
@@ -52,6 +52,22 @@ def envelope(seq: int, data: str) -> str:
 
 def frame(envelopes: list[str]) -> str:
     return "[" + ",".join(envelopes) + "]"
+
+
+FRAME_CHARS = 256 * 1024
+
+
+def frames(envelopes: list[str], limit: int = FRAME_CHARS) -> Iterator[str]:
+    """The envelopes as frames of about `limit` characters at most, so one huge batch does
+    not become one huge WebSocket message; an envelope larger than that goes alone."""
+    start = size = 0
+    for index, item in enumerate(envelopes):
+        if size and size + len(item) > limit:
+            yield frame(envelopes[start:index])
+            start, size = index, 0
+        size += len(item) + 1
+    if start < len(envelopes):
+        yield frame(envelopes[start:])
 
 
 class LogWriter:
@@ -154,13 +170,35 @@ class LogWriter:
             held = Turn.objects.filter(pk=self.turn_id, lease_owner=self.owner)
             if not held.update(next_seq=first + len(pending), **lease, **updates):
                 raise LeaseLost(f"turn {self.turn_id} is no longer held by {self.owner}")
-            TurnEvent.objects.bulk_create(
-                TurnEvent(turn_id=self.turn_id, seq=first + i, type=kind, data=data, received_ms=ms)
-                for i, (kind, data, ms) in enumerate(pending)
-            )
+            _insert_events(self.turn_id, first, pending)
             if check_cancel:
                 return Turn.objects.filter(pk=self.turn_id, cancel_requested=True).exists()
         return False
+
+
+_EVENT_COLUMNS = ("turn", "seq", "type", "data", "received_ms")
+
+
+def _insert_events(turn_id: Any, first: int, pending: list[tuple[str, str, int]]) -> None:
+    """The rows `TurnEvent.objects.bulk_create` would insert, in the same multi-row INSERTs,
+    without building a model instance and compiling SQL per row: that was most of the
+    relay's CPU (bench/README.md)."""
+    meta = TurnEvent._meta
+    fields = [meta.get_field(name) for name in _EVENT_COLUMNS]
+    quote = connection.ops.quote_name
+    head = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES "
+    )
+    row = f"({', '.join(['%s'] * len(fields))})"
+    turn = fields[0].get_db_prep_save(turn_id, connection)
+    size = max(1, connection.ops.bulk_batch_size(fields, pending))
+    with connection.cursor() as cursor:
+        for start in range(0, len(pending), size):
+            part = pending[start : start + size]
+            params: list[Any] = []
+            for seq, (kind, data, ms) in enumerate(part, first + start):
+                params += (turn, seq, kind, data, ms)
+            cursor.execute(head + ", ".join([row] * len(part)), params)
 
 
 def read_envelopes(turn_id: Any, after: int, limit: int) -> list[tuple[int, str, str]]:

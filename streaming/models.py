@@ -23,6 +23,14 @@ class Conversation(models.Model):
         return self.title or f"Conversation {self.id.hex[:8]}"
 
 
+class ModerationStatus(models.TextChoices):
+    UNCHECKED = "", "not checked"
+    PENDING = "pending"
+    CLEAN = "clean"
+    FLAGGED = "flagged"
+    ERROR = "error"
+
+
 class Turn(models.Model):
     """One user message and everything streamed back for it. The row is also the job."""
 
@@ -48,6 +56,13 @@ class Turn(models.Model):
     usage = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     anomalies = models.JSONField(default=list, blank=True)
+
+    # Moderation (streaming/moderation.py): "" until checked after the turn ends.
+    flagged = models.BooleanField(default=False, db_index=True)
+    moderation_status = models.CharField(
+        max_length=8, choices=ModerationStatus.choices, default="", blank=True
+    )
+    moderation = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -106,7 +121,8 @@ class Turn(models.Model):
 class TurnEvent(models.Model):
     """The turn's log: append-only, numbered from 0 with no gaps, written by its worker."""
 
-    turn = models.ForeignKey(Turn, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: the (turn, seq) unique index serves every lookup by turn.
+    turn = models.ForeignKey(Turn, on_delete=models.CASCADE, related_name="events", db_index=False)
     seq = models.PositiveIntegerField()
     type = models.CharField(max_length=120)
     data = models.TextField(
@@ -120,3 +136,30 @@ class TurnEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.turn_id} #{self.seq} {self.type}"
+
+
+class TranscriptView(models.Model):
+    """Who opened which transcript, and when: the reviewers' audit trail.
+
+    Rows outlive the user and the turn they name (the names are kept as text), and nobody
+    edits them.
+    """
+
+    class Kind(models.TextChoices):
+        PAGE = "page"
+        REPLAY = "replay"
+
+    viewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    viewer_name = models.CharField(max_length=150)
+    turn = models.ForeignKey(Turn, null=True, on_delete=models.SET_NULL, related_name="+")
+    turn_ref = models.CharField(max_length=36, db_index=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    viewed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-viewed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.viewer_name} opened {self.turn_ref[:8]} ({self.kind})"

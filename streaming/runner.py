@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from streaming import history, services
+from streaming import history, holdback, moderation_after, services
 from streaming.accumulator import Accumulator
 from streaming.eventlog import LeaseLost, LogWriter, db
 from streaming.events import RelayError, RelayRequestStarted, RelayToolOutput, RelayTurnDone
@@ -31,10 +31,9 @@ class TurnRun:
         self.turn = turn
         self.writer = LogWriter(turn, owner=owner, on_cancel_requested=self.cancel)
         self.fold = TurnFold()
+        self.gate = holdback.gate_for(self.writer)  # None unless MODERATION_MODE is hold
         self.task: asyncio.Task[None] | None = None
         self.stop_status = "cancelled"
-        self.first_event_at = turn.first_event_at
-        self.first_text_at = turn.first_text_at
 
     def cancel(self, status: str = "cancelled") -> None:
         self.stop_status = status
@@ -52,6 +51,8 @@ class TurnRun:
         except asyncio.CancelledError:
             status = self.stop_status
             error = "stopped by the user" if status == "cancelled" else "the worker shut down"
+        except holdback.HeldBack as exc:
+            status, error = "failed", str(exc)
         except LeaseLost:
             log.warning("turn %s: lease lost, another worker ended it", self.turn.pk)
             return
@@ -109,13 +110,20 @@ class TurnRun:
                 stream_response(client=client, config=config, body=body)
             ) as stream:
                 async for batch in stream:
-                    for raw, event in batch:
-                        self.writer.add(event.type, raw)
-                        acc.feed(event)
                     self._note_timings(batch)
+                    if self.gate is not None:
+                        await self.gate.feed(batch, acc)
+                    else:
+                        for raw, event in batch:
+                            self.writer.add(event.type, raw)
+                            acc.feed(event)
                     if self.writer.full:
                         await self.writer.flush()
+            if self.gate is not None:
+                await self.gate.end(acc)
         except UpstreamError as exc:
+            if self.gate is not None:
+                await self.gate.end(acc)
             if _forgot_previous(exc, body, acc):
                 return None
             self.writer.add_model(RelayError(kind=exc.kind, message=exc.message, status=exc.status))
@@ -124,14 +132,15 @@ class TurnRun:
         return acc
 
     def _note_timings(self, batch: list[Any]) -> None:
-        if self.first_text_at is not None:
+        turn = self.turn
+        if turn.first_text_at is not None:
             return
         now = timezone.now()
-        if self.first_event_at is None:
-            self.first_event_at = now
+        if turn.first_event_at is None:
+            turn.first_event_at = now
             self.writer.turn_updates["first_event_at"] = now
         if any(event.type == "response.output_text.delta" for _, event in batch):
-            self.first_text_at = now
+            turn.first_text_at = now
             self.writer.turn_updates["first_text_at"] = now
 
     def _run_tools(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -158,8 +167,6 @@ async def turn_finish(
     """Append `relay.turn.done` and store the final state, in one flush."""
     finished = timezone.now()
     turn.status, turn.finished_at = status, finished
-    turn.first_event_at = writer.turn_updates.get("first_event_at", turn.first_event_at)
-    turn.first_text_at = writer.turn_updates.get("first_text_at", turn.first_text_at)
     usage = fold.usage
     writer.add_model(
         RelayTurnDone(status=status, error=error or None, usage=usage, timings=turn.timings)  # type: ignore[arg-type]
@@ -209,3 +216,4 @@ async def turn_run(*, turn_id: Any, owner: str, runs: dict[str, TurnRun]) -> Non
         await run.run()
     finally:
         runs.pop(str(turn.pk), None)
+    await moderation_after.turn_moderate(turn_id=turn.pk)

@@ -31,6 +31,7 @@ from streaming.simulator_faults import (
     replay_frames,
     replay_path,
     scenario_frames,
+    stamped,
 )
 from streaming.simulator_params import ParamError, Params, parse_params
 from streaming.simulator_texts import SERVER_ERROR
@@ -227,7 +228,8 @@ class SimulatorApp:
             record.update(status=reply.status, ended=reply.ended)
             return await connection.reply(reply)
         record["status"] = 200
-        record["ended"] = await stream(connection, frames, record, drop=params.scenario == "drop")
+        drop, stamp = params.scenario == "drop", bool(params.stamp)
+        record["ended"] = await stream(connection, frames, record, drop=drop, stamp=stamp)
 
     def plan(self, request: dict, params: Params, record: dict) -> tuple[Reply | None, Iterable]:
         """Either a whole reply or the frames to stream."""
@@ -257,7 +259,7 @@ class SimulatorApp:
 
 
 async def stream(
-    connection: Connection, frames: Iterable[Frame], record: dict, *, drop: bool
+    connection: Connection, frames: Iterable[Frame], record: dict, *, drop: bool, stamp: bool
 ) -> str:
     """Send the frames as one SSE response; returns how it ended."""
     await connection.send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
@@ -269,7 +271,7 @@ async def stream(
                 return "client_disconnected"
         if connection.gone.is_set():
             return "client_disconnected"
-        await batch.add(frame)
+        await batch.add(stamped(frame) if stamp else frame)
     await batch.flush()
     if connection.gone.is_set():
         return "client_disconnected"

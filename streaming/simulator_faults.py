@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -80,9 +81,22 @@ def http_fault(params: Params, flaky: FlakyCounter) -> Reply | None:
     return None
 
 
-def encode(event: dict[str, Any]) -> bytes:
+# With `stamp=1`, a delta's `sim_sent_ms` holds this mark until `stamped` fills in the time.
+STAMP_MARK = b'"sim_sent_ms":"?"'
+
+
+def encode(event: dict[str, Any], *, stamp: bool = False) -> bytes:
+    if stamp and _is_delta(event["type"]):
+        event = {**event, "sim_sent_ms": "?"}
     data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
     return f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+
+def stamped(frame: bytes) -> bytes:
+    """The frame with the time it is sent, milliseconds since the epoch, in `sim_sent_ms`."""
+    if STAMP_MARK not in frame:
+        return frame
+    return frame.replace(STAMP_MARK, b'"sim_sent_ms":%.3f' % (time.time() * 1000))
 
 
 def _is_delta(event_type: str) -> bool:
@@ -102,7 +116,8 @@ def paced(typed_frames: Iterable[tuple[str, bytes]], params: Params) -> Iterator
 
 def scenario_frames(events: list[dict[str, Any]], params: Params) -> Iterator[Frame]:
     """The paced frames of a built scenario, with the wire faults `stall` and `malformed`."""
-    frames = paced(((e["type"], encode(e)) for e in events), params)
+    stamp = bool(params.stamp)
+    frames = paced(((e["type"], encode(e, stamp=stamp)) for e in events), params)
     for number, frame in enumerate(frames):
         if params.scenario == "stall" and number == STALL_AFTER:
             yield (math.inf if params.stall is None else params.stall), b""

@@ -34,6 +34,7 @@ class Params:
     retry_after: int = 1
     stall: float | None = None  # None: silent until the client goes away
     file: str | None = None
+    stamp: int = 0  # 1: each delta carries `sim_sent_ms`, when it was sent (bench/load.py)
 
     @property
     def first_byte_delay(self) -> float:
@@ -54,7 +55,7 @@ class Params:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Params)}
 _SECONDS = {"ttfb", "ttft", "tps", "stall"}
-_COUNTS = {"seed", "deltas", "words", "retry_after"}
+_COUNTS = {"seed", "deltas", "words", "retry_after", "stamp"}
 
 
 def _cast(name: str, value: Any) -> Any:

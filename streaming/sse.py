@@ -2,8 +2,11 @@
 
 Pure: no I/O, no Django, no asyncio. Feed it chunks split anywhere (inside a line, inside a
 UTF-8 character, between the CR and LF of a CRLF); it yields each frame once its blank line
-arrives. Working on bytes and decoding only whole lines is what makes splits inside UTF-8
-characters safe, and it measured faster than decoding text first (see bench/parse.py).
+arrives. Only whole lines are decoded (all the complete lines of a chunk at once), which is
+what makes splits inside UTF-8 characters safe: a line feed is never part of a UTF-8 sequence.
+
+`feed_data`/`close_data` give only each frame's data, for readers that need nothing else:
+building a `Frame` per event cost more than the rest of the decoding (bench/README.md).
 """
 
 from __future__ import annotations
@@ -26,13 +29,36 @@ class SSEDecoder:
         self._tail = b""  # an unfinished line
         self._skip_lf = False  # the previous chunk ended in CR: a leading LF belongs to it
         self._at_start = True  # a BOM may still come
-        self._data: list[bytes] = []
-        self._event = b""
+        self._data: list[str] = []
+        self._event = ""
         self._last_id: str | None = None
         self._retry: int | None = None
         self.comments = 0  # keep-alives seen
 
     def feed(self, chunk: bytes) -> list[Frame]:
+        return [Frame(*fields) for fields in self._feed(chunk)]
+
+    def feed_data(self, chunk: bytes) -> list[str]:
+        """`feed`, but only the data of each frame (the other fields are still tracked)."""
+        return [fields[0] for fields in self._feed(chunk)]
+
+    def close(self) -> list[Frame]:
+        """End of stream. A last frame missing only its blank line is still delivered.
+
+        The spec discards an unfinished frame; servers that omit the final blank line are
+        common enough that dropping their terminal event would lose data, so a frame whose
+        lines were all complete is kept. A half-received line is discarded.
+        """
+        return [Frame(*fields) for fields in self._close()]
+
+    def close_data(self) -> list[str]:
+        return [fields[0] for fields in self._close()]
+
+    def _close(self) -> list[tuple[str, str, str | None, int | None]]:
+        self._tail = b""
+        return [self._dispatch()] if self._data else []
+
+    def _feed(self, chunk: bytes) -> list[tuple[str, str, str | None, int | None]]:
         if self._skip_lf and chunk:  # an empty chunk must not forget the pending CR
             self._skip_lf = False
             if chunk[:1] == b"\n":
@@ -48,56 +74,52 @@ class SSEDecoder:
         if b"\r" in buf:
             self._skip_lf = buf.endswith(b"\r")
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = buf.split(b"\n")
-        self._tail = lines.pop()
-        frames: list[Frame] = []
-        for line in lines:
-            if line:
-                self._field(line)
-            elif self._data:
-                frames.append(self._dispatch())
+        end = buf.rfind(b"\n")
+        if end < 0:
+            self._tail = buf
+            return []
+        self._tail = buf[end + 1 :]
+        frames: list[tuple[str, str, str | None, int | None]] = []
+        data = self._data
+        for line in buf[:end].decode("utf-8", "replace").split("\n"):
+            if not line:
+                if data:
+                    frames.append(self._dispatch())
+                    data = self._data
+                else:
+                    self._event = ""
+            elif line[:5] == "data:":  # the common fields first, without a call
+                data.append(line[6:] if line[5:6] == " " else line[5:])
+            elif line[:6] == "event:":
+                self._event = line[7:] if line[6:7] == " " else line[6:]
             else:
-                self._event = b""
+                self._field(line)
         return frames
 
-    def close(self) -> list[Frame]:
-        """End of stream. A last frame missing only its blank line is still delivered.
-
-        The spec discards an unfinished frame; servers that omit the final blank line are
-        common enough that dropping their terminal event would lose data, so a frame whose
-        lines were all complete is kept. A half-received line is discarded.
-        """
-        self._tail = b""
-        return [self._dispatch()] if self._data else []
-
-    def _field(self, line: bytes) -> None:
-        if line[:5] == b"data:":
-            value = line[5:]
-            self._data.append(value[1:] if value[:1] == b" " else value)
-            return
-        if line[:1] == b":":
+    def _field(self, line: str) -> None:
+        if line[:1] == ":":
             self.comments += 1
             return
-        name, sep, value = line.partition(b":")
-        if sep and value[:1] == b" ":
+        name, sep, value = line.partition(":")
+        if sep and value[:1] == " ":
             value = value[1:]
-        if name == b"event":
+        if name == "event":
             self._event = value
-        elif name == b"data":  # `data` with no colon: an empty data line
-            self._data.append(b"")
-        elif name == b"id" and b"\0" not in value:
-            self._last_id = value.decode("utf-8", "replace")
-        elif name == b"retry" and value.isdigit():
+        elif name == "data":  # `data` with no colon: an empty data line
+            self._data.append("")
+        elif name == "id" and "\0" not in value:
+            self._last_id = value
+        elif name == "retry" and value.isascii() and value.isdigit():  # ASCII digits only
             self._retry = int(value)
 
-    def _dispatch(self) -> Frame:
-        data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
-        frame = Frame(
-            data=data.decode("utf-8", "replace"),
-            event=self._event.decode("utf-8", "replace"),
-            id=self._last_id,
-            retry=self._retry,
+    def _dispatch(self) -> tuple[str, str, str | None, int | None]:
+        data = self._data
+        fields = (
+            data[0] if len(data) == 1 else "\n".join(data),
+            self._event,
+            self._last_id,
+            self._retry,
         )
         self._data = []
-        self._event = b""
-        return frame
+        self._event = ""
+        return fields

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import random
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -73,7 +75,16 @@ class UpstreamConfig:
 def make_client(config: UpstreamConfig, **kwargs: Any) -> httpx.AsyncClient:
     """A client for one turn. Read timeouts are ours (first event, idle), not httpx's."""
     timeout = httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0)
+    if "transport" not in kwargs:
+        kwargs.setdefault("verify", _tls_context())
     return httpx.AsyncClient(timeout=timeout, **kwargs)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default (verifying) TLS context, made once: making it loads the CA bundle,
+    which took ~20 ms per client on this machine, on the event loop (bench/README.md)."""
+    return httpx.create_ssl_context()
 
 
 async def stream_response(
@@ -168,25 +179,26 @@ class _EventReader:
         self.error: UpstreamError | None = None
 
     def feed(self, chunk: bytes) -> list[RawEvent]:
-        return self._events(self._decoder.feed(chunk))
+        return self._events(self._decoder.feed_data(chunk))
 
     def close(self) -> list[RawEvent]:
-        return self._events(self._decoder.close())
+        return self._events(self._decoder.close_data())
 
-    def _events(self, frames: list[Any]) -> list[RawEvent]:
+    def _events(self, frames: list[str]) -> list[RawEvent]:
+        """`frames`: the data of each frame (the only field this reader uses)."""
         batch: list[RawEvent] = []
-        for frame in frames:
+        for data in frames:
             if self.finished or self.error:
                 break
-            if frame.data == "[DONE]":
+            if data == "[DONE]":
                 self.finished = True
                 break
             try:
-                event = parse_event(frame.data)
+                event = parse_event(data)
             except MalformedEvent as exc:
                 self.error = UpstreamError("malformed", f"malformed stream: {exc}")
                 break
-            batch.append((frame.data, event))
+            batch.append((data, event))
             self.count += 1
             if event.type in _TERMINAL:
                 self.finished = True

@@ -12,3 +12,12 @@ urlpatterns = [
     path("api/turns/<uuid:turn_id>/cancel", views.turn_cancel),
     path("api/models", views.models),
 ]
+
+# Health and metrics (streaming/health.py): for load balancers and Prometheus.
+from streaming import health  # noqa: E402
+
+urlpatterns += [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics_view, name="metrics"),
+]

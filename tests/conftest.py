@@ -1,3 +1,3 @@
 from tests.relay_harness import relay, relay_settings  # noqa: F401
-from tests.simulator_server import simulator_url  # noqa: F401
 from tests.served_app import served_app  # noqa: F401
+from tests.simulator_server import simulator_url  # noqa: F401

@@ -197,13 +197,14 @@ async def test_a_connection_error_then_success_recovers():
     assert types(await run(server)) == ["response.created", "response.completed"]
 
 
-async def test_a_retryable_failure_after_the_first_event_is_not_retried():
-    """Once an event was yielded, even a retryable failure ends the stream."""
+async def test_a_connection_broken_after_the_first_event_is_not_retried():
+    """Once an event was yielded, a broken connection ends the stream, said as such."""
     server = Upstream(sse(CREATED, httpx.ConnectError("reset")), sse(CREATED, COMPLETED))
     got: list[Any] = []
     with pytest.raises(UpstreamError) as raised:
         await run(server, got=got)
-    assert raised.value.retryable
+    assert raised.value.kind == "closed"
+    assert "mid-stream" in raised.value.message
     assert types(got) == ["response.created"]
     assert len(server.requests) == 1
 

@@ -13,6 +13,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from streaming import simulator  # noqa: E402
 from streaming.routing import websocket_urlpatterns  # noqa: E402
+from streaming.worker import worker_application  # noqa: E402
 
 
 async def http(scope, receive, send):
@@ -29,5 +30,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
+        # `manage.py runworker streaming.worker` runs this application (with REDIS_URL).
+        "channel": worker_application(),
     }
 )

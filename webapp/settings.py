@@ -69,6 +69,11 @@ TEMPLATES = [
 ]
 
 
+# Connections each process may hold to PostgreSQL: keep processes times this under the server's
+# max_connections (100 by default).
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 12, minimum=2)
+
+
 def _database() -> dict:
     url = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
     if not url.startswith(("sqlite:", "postgres:", "postgresql:")):
@@ -87,6 +92,13 @@ def _database() -> dict:
         # A file, not memory: the worker's threads and test servers must share it.
         # Per process, so two test runs on one checkout do not share a file.
         config["TEST"] = {"NAME": str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")}
+    else:
+        # Under ASGI every request runs in a thread of its own, so persistent connections
+        # (one per thread) pile up until PostgreSQL refuses clients (measured: 100 turns
+        # posted at once). A pool per process instead; closing a connection returns it.
+        config.update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False)
+        pool = {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10}
+        config["OPTIONS"] = {**config.get("OPTIONS", {}), "pool": pool}
     return config
 
 
@@ -94,12 +106,21 @@ DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
+# Redis pub-sub channels ignore the database number in REDIS_URL: deployments (or test runs)
+# sharing one Redis keep apart by this prefix.
+REDIS_PREFIX = env_str("REDIS_PREFIX", "asgi")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # The pub-sub layer, not the core one: measured with our traffic (bench/layers.py,
+            # README "Team deployment") the core layer delayed and dropped batches and ran out
+            # of Redis connections; a wake-up reaching every worker is fine, the claim is atomic.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             # socket_timeout=None: with redis-py 8 idle receives otherwise die after 5 s.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "prefix": REDIS_PREFIX,
+            },
         }
     }
 else:
@@ -151,6 +172,8 @@ RELAY_LEASE_SECONDS = env_number("RELAY_LEASE_SECONDS", 30.0, minimum=1)
 RELAY_SWEEP_INTERVAL = env_number("RELAY_SWEEP_INTERVAL", 10.0, minimum=0.1)
 RELAY_PREVIOUS_RESPONSE_ID = env_bool("RELAY_PREVIOUS_RESPONSE_ID", False)
 RELAY_WS_MAX_BACKLOG_BYTES = env_int("RELAY_WS_MAX_BACKLOG_BYTES", 8 * 1024 * 1024, minimum=1024)
+# A socket over the backlog limit gets this long to catch up before it is closed (4408).
+RELAY_WS_DRAIN_SECONDS = env_number("RELAY_WS_DRAIN_SECONDS", 5.0)
 RELAY_REPLAY_BATCH = env_int("RELAY_REPLAY_BATCH", 500, minimum=1)
 RELAY_SHUTDOWN_GRACE = env_number("RELAY_SHUTDOWN_GRACE", 20.0)
 CHAT_MAX_INPUT_CHARS = env_int("CHAT_MAX_INPUT_CHARS", 32000, minimum=1)
@@ -175,14 +198,30 @@ MODERATION_TIMEOUT = env_number("MODERATION_TIMEOUT", 10.0, minimum=0.1)
 MODERATION_RETRIES = env_int("MODERATION_RETRIES", 3)
 MODERATION_RETRY_DELAY = env_number("MODERATION_RETRY_DELAY", 1.0)
 
+# --- Health and metrics (streaming/health.py) ---
+# /metrics is for staff, or for a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# --- Logging ---
+# LOG_JSON: one JSON object a line (streaming.logs.JsonFormatter), with `turn_id` where known.
+LOG_JSON = env_bool("LOG_JSON", False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "streaming.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_JSON else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
     },
 }
+# --- end Logging ---

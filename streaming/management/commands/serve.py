@@ -12,6 +12,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 log = logging.getLogger(__name__)
 
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
 
 class Command(BaseCommand):
     help = "Serve the app with daphne; without REDIS_URL the stream worker runs in-process."
@@ -34,6 +36,9 @@ class Command(BaseCommand):
             server_name="streamrelay",
             http_timeout=None,
             websocket_timeout=86400,
+            # One event can be large (a long answer's `response.completed` repeats it all).
+            websocket_max_message_size=MAX_MESSAGE_BYTES,
+            websocket_max_frame_size=MAX_MESSAGE_BYTES,
         )
         self.server.run()
         if not self.server.listening_addresses:

@@ -1,0 +1,365 @@
+"""Load benchmark: N concurrent turns at 50 events/s, each watched by a WebSocket client.
+
+    .venv/bin/python bench/load.py                          # embedded, then Redis + PostgreSQL
+    .venv/bin/python bench/load.py --setup team --steps 100,200,300
+    .venv/bin/python bench/load.py --setup embedded --soak 10 --soak-turns 100
+
+The upstream is the simulator in its own process, asked with `stamp=1` so that every delta
+carries `sim_sent_ms`, the moment the simulator sent it; the relay keeps unknown fields, so
+the client sees it. Relay-added latency = the client's receive time - `sim_sent_ms` (one
+machine, one clock), over the deltas received live (after `relay.replay.done`).
+
+Setups: `embedded` is `manage.py serve` on SQLite with the worker inside; `team` is
+`manage.py serve` plus `manage.py runworker streaming.worker` on a fresh PostgreSQL database
+and the Redis pub-sub layer. Per N: p50/p99 latency, events lost (a seq gap, a missing delta
+or a socket that did not end with `relay.turn.done`: must be 0), the RSS and CPU of the server
+and worker processes, and of the bench process itself. Steps stop at the first N whose p99 is
+over 100 ms; the largest N at or under it is reported. `--soak MINUTES` keeps N turns running
+back to back and samples memory every 10 s. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import _common as c  # sets sys.path and DJANGO_SETTINGS_MODULE
+import httpx
+from websockets.asyncio.client import connect
+
+from tests.served_app import PASSWORD, ServedApp
+from tests.team import Team, team_services
+
+TPS = 50
+P99_TARGET_MS = 100.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SIMULATOR_PID = [0]  # set by main()
+
+
+# --- processes -----------------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return 0.0
+
+
+@dataclass
+class Deployment:
+    """The relay's processes (named pids), where to reach it, and how to stop it."""
+
+    name: str
+    url: str
+    pids: dict[str, int]
+    stop: Any
+
+    def memory(self) -> dict[str, float]:
+        return {name: round(rss_mb(pid), 1) for name, pid in self.pids.items()}
+
+    def cpu(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+
+def relay_env(data_dir: Path, upstream: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": upstream,
+        "PYTHONUNBUFFERED": "1",
+        "LIMIT_ACTIVE_TURNS_PER_USER": "100000",
+        "LIMIT_TURNS_PER_MINUTE": "100000",
+        "LOG_LEVEL": "WARNING",
+    }
+    for name in ("REDIS_URL", "DATABASE_URL"):
+        env.pop(name, None)
+    return env
+
+
+def start_embedded(upstream: str) -> Deployment:
+    data_dir = Path(tempfile.mkdtemp(prefix="load-embedded-"))
+    app = ServedApp(data_dir, relay_env(data_dir, upstream))
+    app.manage("migrate", "--noinput", "-v0")
+    app.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model as g; "
+        f"g().objects.create_user('alice', password='{PASSWORD}')",
+    )
+    app.start()
+    assert app.process is not None
+    return Deployment("embedded", app.url, {"server": app.process.pid}, lambda: app.stop())
+
+
+def start_team(upstream: str, servers: int, workers: int) -> Deployment:
+    team_services()
+    data_dir = Path(tempfile.mkdtemp(prefix="load-team-"))
+    team = Team(data_dir, upstream)
+    extra = relay_env(data_dir, upstream)
+    team.env = {**extra, **{k: v for k, v in team.env.items() if k not in extra}}
+    for name in ("RELAY_LEASE_SECONDS", "RELAY_SWEEP_INTERVAL"):
+        team.env.pop(name, None)  # the defaults, as deployed
+    team.start(servers=servers, workers=workers)
+    pids = {f"server{i}": s.process.pid for i, s in enumerate(team.servers) if s.process}
+    pids |= {f"worker{i}": w.process.pid for i, w in enumerate(team.workers)}
+    return Deployment("team", team.servers[0].url, pids, team.stop)
+
+
+# --- clients -------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    latencies_ms: list[float] = field(default_factory=list)
+    replayed: int = 0
+    deltas: int = 0
+    lost: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+class Clients:
+    """One logged-in user; turns posted over HTTP, watched over WebSockets."""
+
+    def __init__(self, url: str) -> None:
+        app = ServedApp(Path("."), {})
+        app.url = url
+        sync = app.login()
+        self.url = url
+        self.headers = app.ws_headers(sync)
+        self.http = httpx.AsyncClient(
+            base_url=url,
+            cookies=sync.cookies,
+            headers={"X-CSRFToken": sync.cookies["csrftoken"]},
+            timeout=60,
+            limits=httpx.Limits(max_connections=50),
+        )
+
+    async def turn(self, prompt: str) -> str:
+        conversation = (await self.http.post("/api/conversations", json={})).json()["id"]
+        response = await self.http.post(
+            f"/api/conversations/{conversation}/turns", json={"input": prompt}
+        )
+        response.raise_for_status()
+        return response.json()["id"]
+
+    async def watch(self, turn_id: str, expected: int, result: Result) -> None:
+        url = self.url.replace("http", "ws") + f"/ws/turns/{turn_id}/"
+        seqs: list[int] = []
+        live, last_type, deltas = False, "", 0
+        async with connect(url, additional_headers=self.headers, max_size=None) as socket:
+            async for text in socket:
+                now = time.time() * 1000
+                for item in json.loads(text):
+                    event = item["event"]
+                    if "seq" not in item:
+                        live = live or event["type"] == "relay.replay.done"
+                        continue
+                    seqs.append(item["seq"])
+                    last_type = event["type"]
+                    if "sim_sent_ms" in event:
+                        deltas += 1
+                        if live:
+                            result.latencies_ms.append(now - event["sim_sent_ms"])
+                        else:
+                            result.replayed += 1
+        result.deltas += deltas
+        missing = expected - deltas
+        gaps = seqs != list(range(len(seqs)))
+        if missing or gaps or last_type != "relay.turn.done":
+            result.lost += max(missing, 1)
+            result.failed.append(turn_id)
+
+    async def one(self, prompt: str, expected: int, result: Result, gate: asyncio.Semaphore):
+        async with gate:  # bounds the burst of POSTs and handshakes, not the streams
+            turn_id = await self.turn(prompt)
+            watching = asyncio.ensure_future(self.watch(turn_id, expected, result))
+            await asyncio.sleep(0)
+        await watching
+
+
+def prompt(i: int, deltas: int) -> str:
+    # ttft=1: a second for the socket to connect, so deltas are seen live, not replayed.
+    return f"Load {i} [sim:long tps={TPS} ttft=1 deltas={deltas} seed={i} stamp=1]"
+
+
+# --- steps ---------------------------------------------------------------------------
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def sample_memory(deployment: Deployment, peaks: dict[str, float], every: float) -> None:
+    while True:
+        for name, value in deployment.memory().items():
+            peaks[name] = max(peaks.get(name, 0.0), value)
+        await asyncio.sleep(every)
+
+
+async def step(deployment: Deployment, n: int, deltas: int) -> dict[str, Any]:
+    clients = Clients(deployment.url)
+    result, peaks = Result(), {}
+    cpu_before, bench_before, started = deployment.cpu(), os.times(), time.monotonic()
+    sim_before = cpu_seconds(SIMULATOR_PID[0])
+    sampler = asyncio.ensure_future(sample_memory(deployment, peaks, 0.5))
+    gate = asyncio.Semaphore(20)
+    try:
+        await asyncio.gather(
+            *(clients.one(prompt(i, deltas), deltas, result, gate) for i in range(n))
+        )
+    finally:
+        sampler.cancel()
+        await clients.http.aclose()
+    elapsed = time.monotonic() - started
+    cpu_after, bench_after = deployment.cpu(), os.times()
+    cpu = {k: round((cpu_after[k] - cpu_before[k]) / elapsed, 2) for k in cpu_after}
+    bench_cpu = bench_after.user + bench_after.system - bench_before.user - bench_before.system
+    latencies = result.latencies_ms
+    return {
+        "n": n,
+        "p50_ms": round(percentile(latencies, 0.50), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "max_ms": round(max(latencies, default=float("nan")), 1),
+        "deltas": result.deltas,
+        "live_samples": len(latencies),
+        "replayed": result.replayed,
+        "lost": result.lost,
+        "failed_turns": len(result.failed),
+        "events_per_s": round(result.deltas / elapsed),
+        "seconds": round(elapsed, 1),
+        "rss_mb_peak": peaks,
+        "rss_mb_total": round(sum(peaks.values()), 1),
+        "cpu_cores": cpu,
+        "bench_cpu_cores": round(bench_cpu / elapsed, 2),
+        "simulator_cpu_cores": round((cpu_seconds(SIMULATOR_PID[0]) - sim_before) / elapsed, 2),
+        # Other work on the machine skews latency: the 1-minute load average at the end.
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+async def soak(deployment: Deployment, n: int, deltas: int, minutes: float) -> list[dict]:
+    """N turns back to back for `minutes`; memory every 10 s."""
+    clients = Clients(deployment.url)
+    result, samples = Result(), []
+    deadline = time.monotonic() + minutes * 60
+    started = time.monotonic()
+
+    async def lane(i: int) -> None:
+        gate = asyncio.Semaphore(1)
+        while time.monotonic() < deadline:
+            await clients.one(prompt(i, deltas), deltas, result, gate)
+
+    async def sampler() -> None:
+        while True:
+            samples.append(
+                {
+                    "t_s": round(time.monotonic() - started),
+                    "rss_mb": deployment.memory(),
+                    "deltas": result.deltas,
+                    "lost": result.lost,
+                }
+            )
+            print(f"soak {json.dumps(samples[-1])}", flush=True)
+            await asyncio.sleep(10)
+
+    task = asyncio.ensure_future(sampler())
+    try:
+        await asyncio.gather(*(lane(i) for i in range(n)))
+    finally:
+        task.cancel()
+        await clients.http.aclose()
+    samples.append(
+        {
+            "t_s": round(time.monotonic() - started),
+            "rss_mb": deployment.memory(),
+            "deltas": result.deltas,
+            "lost": result.lost,
+            "p99_ms": round(percentile(result.latencies_ms, 0.99), 1),
+        }
+    )
+    return samples
+
+
+def run_setup(name: str, args: argparse.Namespace, upstream: str) -> dict[str, Any]:
+    if name == "embedded":
+        deployment = start_embedded(upstream)
+    else:
+        deployment = start_team(upstream, args.servers, args.workers)
+    report: dict[str, Any] = {"setup": name, "steps": [], "idle_rss_mb": deployment.memory()}
+    try:
+        if args.soak:
+            report["soak"] = asyncio.run(soak(deployment, args.soak_turns, args.deltas, args.soak))
+            return report
+        for n in args.steps:
+            row = asyncio.run(step(deployment, n, args.deltas))
+            print(f"{name} {json.dumps(row)}", flush=True)
+            report["steps"].append(row)
+            if not args.keep_going and (not row["p99_ms"] <= P99_TARGET_MS or row["lost"]):
+                break
+        passing = [
+            r["n"] for r in report["steps"] if r["p99_ms"] <= P99_TARGET_MS and not r["lost"]
+        ]
+        report["max_n_p99_under_100ms"] = max(passing, default=0)
+    finally:
+        deployment.stop()
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setup", choices=["embedded", "team", "both"], default="both")
+    parser.add_argument("--steps", default="50,100,200,300,400")
+    parser.add_argument("--deltas", type=int, default=500, help="deltas per turn (at 50/s)")
+    parser.add_argument("--servers", type=int, default=1, help="daphne processes (team)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (team)")
+    parser.add_argument("--keep-going", action="store_true", help="run every step")
+    parser.add_argument("--soak", type=float, default=0, help="minutes of steady load")
+    parser.add_argument("--soak-turns", type=int, default=100)
+    args = parser.parse_args()
+    args.steps = [int(n) for n in args.steps.split(",")]
+    setups = ["embedded", "team"] if args.setup == "both" else [args.setup]
+    simulator, upstream = c.start_simulator()
+    SIMULATOR_PID[0] = simulator.pid
+    reports = []
+    try:
+        for name in setups:
+            reports.append(run_setup(name, args, upstream))
+    finally:
+        c.stop(simulator)
+    summary = {
+        "tps_per_turn": TPS,
+        "deltas_per_turn": args.deltas,
+        "target_p99_ms": P99_TARGET_MS,
+        "setups": reports,
+        "median_p50_ms": {
+            r["setup"]: statistics.median([s["p50_ms"] for s in r["steps"]] or [float("nan")])
+            for r in reports
+        },
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""The reviewers' audit trail: who opened which transcript, and when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streaming.models import TranscriptView, Turn
+
+
+def transcript_viewed(*, user: Any, turn: Turn, kind: str) -> TranscriptView:
+    return TranscriptView.objects.create(
+        viewer=user,
+        viewer_name=user.get_username(),
+        turn=turn,
+        turn_ref=str(turn.pk),
+        kind=kind,
+    )
+
+
+def transcript_views(*, turn: Turn, limit: int = 20) -> list[TranscriptView]:
+    return list(TranscriptView.objects.filter(turn_ref=str(turn.pk))[:limit])

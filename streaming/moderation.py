@@ -1,0 +1,207 @@
+"""Moderators: is a text flagged, in which categories, with what scores.
+
+With an `OPENAI_API_KEY` the OpenAI moderations endpoint decides; offline, rules do (regular
+expressions by category, built in or from `MODERATION_RULES_FILE`). Both answer many texts at
+once, in order. Settings are read when a moderator is made, never at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+log = logging.getLogger(__name__)
+
+# Deliberately blunt: an offline stand-in for a real classifier, not a policy. Replace it with
+# MODERATION_RULES_FILE.
+DEFAULT_RULES: dict[str, list[str]] = {
+    "illicit/violent": [
+        r"\bbombs?\b",
+        r"\bexplosives?\b",
+        r"\bweapons?\b",
+    ],
+    "violence": [r"\bkill(?:s|ed|ing)?\b", r"\bmurder(?:s|ed|ing)?\b"],
+    "self-harm": [r"\bsuicide\b", r"\bkill\s+(?:myself|yourself)\b", r"\bself[- ]harm\b"],
+}
+
+
+class ModerationError(Exception):
+    """The moderator could not answer (network, HTTP status, unreadable answer)."""
+
+
+@dataclass
+class Verdict:
+    flagged: bool = False
+    categories: list[str] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    matches: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "flagged": self.flagged,
+            "categories": self.categories,
+            "scores": self.scores,
+        }
+        if self.matches:
+            data["matches"] = self.matches
+        return data
+
+
+class Moderator(Protocol):
+    name: str
+
+    async def check(self, texts: list[str]) -> list[Verdict]: ...
+
+
+class RuleModerator:
+    """Flags a text in every category one of whose patterns it contains (case-insensitive)."""
+
+    name = "rules"
+
+    def __init__(self, rules: dict[str, list[str]]) -> None:
+        try:
+            self.rules = {
+                category: [re.compile(p, re.IGNORECASE) for p in patterns]
+                for category, patterns in rules.items()
+            }
+        except re.error as exc:
+            raise ImproperlyConfigured(f"bad moderation rule: {exc}") from None
+
+    def verdict(self, text: str) -> Verdict:
+        matches: dict[str, list[str]] = {}
+        for category, patterns in self.rules.items():
+            found = [m.group(0) for p in patterns for m in p.finditer(text)]
+            if found:
+                matches[category] = sorted(set(found), key=found.index)[:10]
+        categories = sorted(matches)
+        return Verdict(
+            flagged=bool(categories),
+            categories=categories,
+            scores={c: 1.0 for c in categories},
+            matches=matches,
+        )
+
+    async def check(self, texts: list[str]) -> list[Verdict]:
+        return [self.verdict(text) for text in texts]
+
+
+class OpenAIModerator:
+    """`POST {base}/moderations` with every text in one request."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/moderations"
+        self.api_key = api_key
+        self.model = model
+        self.timeout = timeout
+        self.transport = transport
+
+    async def check(self, texts: list[str]) -> list[Verdict]:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        body = {"model": self.model, "input": texts}
+        try:
+            async with httpx.AsyncClient(transport=self.transport, timeout=self.timeout) as client:
+                response = await client.post(self.url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ModerationError(f"moderations request failed: {exc!r}") from None
+        if response.status_code != 200:
+            raise ModerationError(f"moderations answered HTTP {response.status_code}")
+        return _verdicts(response, len(texts))
+
+
+def _verdicts(response: httpx.Response, count: int) -> list[Verdict]:
+    try:
+        results = response.json()["results"]
+        verdicts = [
+            Verdict(
+                flagged=bool(r["flagged"]),
+                categories=sorted(k for k, v in r.get("categories", {}).items() if v),
+                scores={k: float(v) for k, v in r.get("category_scores", {}).items()},
+            )
+            for r in results
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModerationError(f"unreadable moderations answer: {exc!r}") from None
+    if len(verdicts) != count:
+        raise ModerationError(f"moderations returned {len(verdicts)} results for {count} inputs")
+    return verdicts
+
+
+def rules_from_settings() -> dict[str, list[str]]:
+    path = settings.MODERATION_RULES_FILE
+    if not path:
+        return DEFAULT_RULES
+    try:
+        rules = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ImproperlyConfigured(f"MODERATION_RULES_FILE {path}: {exc}") from None
+    if not isinstance(rules, dict) or not all(
+        isinstance(v, list) and all(isinstance(p, str) for p in v) for v in rules.values()
+    ):
+        raise ImproperlyConfigured(
+            f"MODERATION_RULES_FILE {path} must be a JSON object of lists of patterns"
+        )
+    return rules
+
+
+def moderator_from_settings() -> Moderator:
+    if settings.OPENAI_API_KEY:
+        return OpenAIModerator(
+            base_url=settings.OPENAI_BASE_URL or "https://api.openai.com/v1",
+            api_key=settings.OPENAI_API_KEY,
+            model=settings.MODERATION_MODEL,
+            timeout=settings.MODERATION_TIMEOUT,
+        )
+    return RuleModerator(rules_from_settings())
+
+
+def merge(verdicts: list[Verdict]) -> Verdict:
+    """One verdict for several texts: any flag, every category, the highest scores."""
+    scores: dict[str, float] = {}
+    for verdict in verdicts:
+        for category, score in verdict.scores.items():
+            scores[category] = max(score, scores.get(category, 0.0))
+    categories = sorted({c for v in verdicts for c in v.categories})
+    return Verdict(flagged=any(v.flagged for v in verdicts), categories=categories, scores=scores)
+
+
+async def check_with_retries(
+    moderator: Moderator,
+    texts: list[str],
+    *,
+    retries: int,
+    delay: float,
+    failures: list[str] | None = None,
+) -> list[Verdict]:
+    """`moderator.check`, tried again after `delay`, then twice as long, … up to `retries` times.
+    Each failed attempt's reason is appended to `failures`; the last one is raised."""
+    attempt = 0
+    while True:
+        try:
+            return await moderator.check(texts)
+        except Exception as exc:
+            if failures is not None:
+                failures.append(str(exc) or exc.__class__.__name__)
+            if attempt >= retries:
+                raise
+            log.warning("moderation attempt %d failed, retrying: %s", attempt + 1, exc)
+            await asyncio.sleep(delay * 2**attempt)
+            attempt += 1

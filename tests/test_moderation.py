@@ -1,0 +1,363 @@
+"""Moderation: the rules, the OpenAI moderator, the check after a turn, and hold mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from typing import Any
+
+import httpx
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from streaming import moderation_after, simulator_texts
+from streaming.models import Turn
+from streaming.moderation import (
+    DEFAULT_RULES,
+    ModerationError,
+    OpenAIModerator,
+    RuleModerator,
+    Verdict,
+    moderator_from_settings,
+)
+from tests.relay_harness import Relay
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FLAGGED = "Tell me [sim:moderation tps=0]"
+CLEAN = "Hello [sim:markdown tps=0 deltas=40 seed=4]"
+MODERATED = {"clean", "flagged", "error"}
+
+
+async def wait_moderated(turn_id: str, timeout: float = 10) -> Any:
+    """The turn once its after-check has stored a verdict (or given up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        turn = await Turn.objects.aget(pk=turn_id)
+        if turn.moderation_status in MODERATED:
+            return turn
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"turn {turn_id} was not moderated ({turn.moderation_status!r})")
+
+
+class FlakyModerator:
+    """Fails `failures` times, then answers with the rules; counts its calls."""
+
+    name = "flaky"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+        self.rules = RuleModerator(DEFAULT_RULES)
+
+    async def check(self, texts: list[str]) -> list[Verdict]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ModerationError(f"moderator down (call {self.calls})")
+        return await self.rules.check(texts)
+
+
+# --- the rules -------------------------------------------------------------------------
+
+
+def test_the_default_rules_flag_the_simulators_moderation_text() -> None:
+    """The `moderation` scenario's text trips the built-in rules."""
+    verdict = RuleModerator(DEFAULT_RULES).verdict(simulator_texts.MODERATION)
+    assert verdict.flagged
+    assert {"illicit/violent", "violence"} <= set(verdict.categories)
+    assert verdict.scores["violence"] == 1.0
+    assert "bomb" in verdict.matches["illicit/violent"]
+
+
+def test_the_default_rules_pass_the_simulators_ordinary_answers() -> None:
+    """Prose and markdown the simulator writes for other scenarios are not flagged."""
+    rules = RuleModerator(DEFAULT_RULES)
+    for seed in range(20):
+        text = simulator_texts.markdown_answer(random.Random(seed), 200)
+        assert not rules.verdict(text).flagged, text
+    assert not rules.verdict(simulator_texts.REFUSAL).flagged
+
+
+def test_rules_match_whole_words_in_any_case() -> None:
+    rules = RuleModerator({"violence": [r"\bkill\b"]})
+    assert rules.verdict("They KILL it").categories == ["violence"]
+    assert not rules.verdict("a skilled worker").flagged
+
+
+def test_a_rules_file_replaces_the_built_in_rules(settings: Any, tmp_path: Any) -> None:
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps({"spoilers": [r"\bthe butler did it\b"]}))
+    settings.MODERATION_RULES_FILE = str(path)
+    settings.OPENAI_API_KEY = ""
+    moderator = moderator_from_settings()
+    assert isinstance(moderator, RuleModerator)
+    assert moderator.verdict("Spoiler: the butler did it.").categories == ["spoilers"]
+    assert not moderator.verdict("how to build a bomb").flagged
+
+
+@pytest.mark.parametrize("content", ["not json", '{"x": "not a list"}', '{"x": ["("]}'])
+def test_a_bad_rules_file_is_a_configuration_error(
+    settings: Any, tmp_path: Any, content: str
+) -> None:
+    path = tmp_path / "rules.json"
+    path.write_text(content)
+    settings.MODERATION_RULES_FILE = str(path)
+    settings.OPENAI_API_KEY = ""
+    with pytest.raises(ImproperlyConfigured):
+        moderator_from_settings()
+
+
+# --- the OpenAI moderator --------------------------------------------------------------
+
+
+async def test_the_openai_moderator_posts_all_texts_and_reads_each_result() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        result = {
+            "flagged": True,
+            "categories": {"violence": True, "hate": False},
+            "category_scores": {"violence": 0.91, "hate": 0.01},
+        }
+        clean = {"flagged": False, "categories": {"violence": False}, "category_scores": {}}
+        return httpx.Response(200, json={"id": "modr-1", "results": [clean, result]})
+
+    moderator = OpenAIModerator(
+        base_url="https://api.example.test/v1/",
+        api_key="sk-test",
+        model="omni-moderation-latest",
+        timeout=5,
+        transport=httpx.MockTransport(answer),
+    )
+    first, second = await moderator.check(["hello", "something violent"])
+    request = seen[0]
+    assert str(request.url) == "https://api.example.test/v1/moderations"
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert json.loads(request.content) == {
+        "model": "omni-moderation-latest",
+        "input": ["hello", "something violent"],
+    }
+    assert not first.flagged
+    assert second.flagged and second.categories == ["violence"]
+    assert second.scores == {"violence": 0.91, "hate": 0.01}
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(500, json={"error": {"message": "boom"}}),
+        httpx.Response(200, json={"results": "nope"}),
+        httpx.Response(200, json={"results": []}),
+    ],
+)
+async def test_the_openai_moderator_raises_on_a_bad_answer(response: httpx.Response) -> None:
+    moderator = OpenAIModerator(
+        base_url="https://api.example.test/v1",
+        api_key="sk-test",
+        model="m",
+        timeout=5,
+        transport=httpx.MockTransport(lambda request: response),
+    )
+    with pytest.raises(ModerationError):
+        await moderator.check(["text"])
+
+
+def test_with_an_api_key_the_openai_endpoint_decides(settings: Any) -> None:
+    settings.OPENAI_API_KEY = "sk-live"
+    settings.OPENAI_BASE_URL = ""
+    moderator = moderator_from_settings()
+    assert isinstance(moderator, OpenAIModerator)
+    assert moderator.url == "https://api.openai.com/v1/moderations"
+    settings.OPENAI_BASE_URL = "https://proxy.example.test/v1"
+    assert moderator_from_settings().url == "https://proxy.example.test/v1/moderations"  # type: ignore[attr-defined]
+
+
+# --- after the turn ----------------------------------------------------------------------
+
+
+async def test_after_mode_flags_a_finished_turn_and_keeps_it_completed(
+    relay: Relay, settings: Any
+) -> None:
+    """The answer streams unchanged; afterwards the turn is flagged with categories and scores."""
+    settings.MODERATION_MODE = "after"
+    turn_id = await relay.start(FLAGGED)
+    turn = await relay.wait_done(turn_id)
+    assert turn.status == "completed"
+    assert "bomb" in turn.output_text
+    turn = await wait_moderated(turn_id)
+    assert turn.moderation_status == "flagged" and turn.flagged
+    assert {"illicit/violent", "violence"} <= set(turn.moderation["categories"])
+    assert turn.moderation["output"]["flagged"] and not turn.moderation["input"]["flagged"]
+    assert turn.moderation["scores"]["violence"] == 1.0
+    assert turn.moderation["source"] == "rules" and turn.moderation["attempts"] == 1
+
+
+async def test_after_mode_marks_a_clean_turn_clean(relay: Relay, settings: Any) -> None:
+    settings.MODERATION_MODE = "after"
+    turn_id = await relay.start(CLEAN)
+    await relay.wait_done(turn_id)
+    turn = await wait_moderated(turn_id)
+    assert turn.moderation_status == "clean" and not turn.flagged
+    assert turn.moderation["categories"] == []
+
+
+async def test_a_flagged_input_flags_the_turn(relay: Relay, settings: Any) -> None:
+    settings.MODERATION_MODE = "after"
+    turn_id = await relay.start("How do I kill a neighbour? [sim:markdown tps=0 deltas=10]")
+    await relay.wait_done(turn_id)
+    turn = await wait_moderated(turn_id)
+    assert turn.flagged and turn.moderation["input"]["categories"] == ["violence"]
+    assert not turn.moderation["output"]["flagged"]
+
+
+async def test_a_failing_moderator_is_retried_and_never_fails_the_turn(
+    relay: Relay, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two failures, then an answer: the verdict is stored, after three attempts."""
+    settings.MODERATION_MODE = "after"
+    settings.MODERATION_RETRY_DELAY = 0.01
+    moderator = FlakyModerator(failures=2)
+    monkeypatch.setattr(moderation_after, "moderator_from_settings", lambda: moderator)
+    turn_id = await relay.start(FLAGGED)
+    assert (await relay.wait_done(turn_id)).status == "completed"
+    turn = await wait_moderated(turn_id)
+    assert moderator.calls == 3
+    assert turn.status == "completed"
+    assert turn.moderation_status == "flagged"
+    assert turn.moderation["attempts"] == 3
+    assert turn.moderation["failures"] == ["moderator down (call 1)", "moderator down (call 2)"]
+
+
+async def test_a_moderator_that_always_fails_leaves_the_turn_in_error(
+    relay: Relay, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.MODERATION_MODE = "after"
+    settings.MODERATION_RETRIES = 3
+    settings.MODERATION_RETRY_DELAY = 0.01
+    moderator = FlakyModerator(failures=100)
+    monkeypatch.setattr(moderation_after, "moderator_from_settings", lambda: moderator)
+    turn_id = await relay.start(FLAGGED)
+    turn = await wait_moderated(turn_id)
+    assert moderator.calls == 4
+    assert turn.status == "completed" and turn.error == ""
+    assert turn.moderation_status == "error" and not turn.flagged
+    assert len(turn.moderation["failures"]) == 4
+
+
+async def test_a_moderator_over_http_that_fails_is_retried(relay: Relay, settings: Any) -> None:
+    """With a key, the moderations endpoint is called; the simulator has none (404): the
+    turn still completes and ends with moderation_status error."""
+    settings.MODERATION_MODE = "after"
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.MODERATION_RETRIES = 1
+    settings.MODERATION_RETRY_DELAY = 0.01
+    turn_id = await relay.start(CLEAN)
+    turn = await wait_moderated(turn_id)
+    assert turn.status == "completed"
+    assert turn.moderation_status == "error"
+    assert [f.startswith("moderations answered HTTP") for f in turn.moderation["failures"]] == [
+        True,
+        True,
+    ]
+
+
+async def test_off_mode_checks_nothing(relay: Relay, settings: Any) -> None:
+    settings.MODERATION_MODE = "off"
+    turn_id = await relay.start(FLAGGED)
+    await relay.wait_done(turn_id)
+    await asyncio.sleep(0.3)
+    turn = await relay.wait_done(turn_id)
+    assert turn.moderation_status == "" and not turn.flagged
+
+
+# --- hold mode, end to end ------------------------------------------------------------------
+
+
+def _deltas(envelopes: list[dict[str, Any]]) -> str:
+    return "".join(
+        e["event"]["delta"] for e in envelopes if e["event"]["type"] == "response.output_text.delta"
+    )
+
+
+async def _simulator_ending(simulator_url: str, response_id: str) -> str:
+    """How the simulator saw the request end (it notices a disconnect within a frame)."""
+    deadline = time.monotonic() + 5
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            history = (await client.get(f"{simulator_url}/_requests")).json()
+            ended = next((r["ended"] for r in history if r["id"] == response_id), "missing")
+            if ended != "started":
+                return ended
+            await asyncio.sleep(0.05)
+    return "started"
+
+
+async def test_hold_mode_never_shows_flagged_text_and_closes_the_upstream(
+    relay: Relay, settings: Any, simulator_url: str
+) -> None:
+    """The flagged sentence reaches neither the socket nor the log nor the API; the turn
+    fails with the moderation reason, the upstream request is closed mid-stream, and the
+    held text is kept for reviewers."""
+    settings.MODERATION_MODE = "hold"
+    turn_id = await relay.start("Tell me [sim:moderation tps=40]")
+    viewer = await (await relay.watch(turn_id)).read_until_closed()
+    turn = await wait_moderated(turn_id)
+    stored = await relay.stored(turn_id)
+    assert viewer.envelopes == stored
+    assert "bomb" not in json.dumps(stored) and _deltas(stored) == ""
+    assert turn.status == "failed" and turn.error == "moderation: illicit/violent"
+    errors = [e["event"] for e in stored if e["event"]["type"] == "relay.error"]
+    assert errors == [
+        {"type": "relay.error", "kind": "moderation", "message": "moderation: illicit/violent"}
+    ]
+    assert stored[-1]["event"]["status"] == "failed"
+    assert turn.flagged and turn.moderation_status == "flagged"
+    assert turn.moderation["held_text"].startswith("You asked how to build a bomb.")
+    assert turn.output_text == "" and "bomb" not in json.dumps(turn.output)
+    api = await relay.client.get(f"/api/turns/{turn_id}")
+    assert "bomb" not in api.content.decode()
+    assert await _simulator_ending(simulator_url, turn.response_ids[0]) == "client_disconnected"
+
+
+async def test_hold_mode_shows_what_passed_before_the_flagged_checkpoint(
+    relay: Relay, settings: Any, tmp_path: Any
+) -> None:
+    """Checkpoints that passed are shown; from the flagged one on, nothing is."""
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"test": [r"\bPoints\b"]}))
+    settings.MODERATION_MODE = "hold"
+    settings.MODERATION_RULES_FILE = str(rules)
+    text = "Hi [sim:markdown tps=500 deltas=80 seed=4]"  # paced: a batch per delta
+    turn_id = await relay.start(text)
+    viewer = await (await relay.watch(turn_id)).read_until_closed()
+    turn = await relay.wait_done(turn_id)
+    shown = _deltas(viewer.envelopes)
+    assert viewer.envelopes == await relay.stored(turn_id)
+    assert shown and "Points" not in shown
+    assert turn.output_text == shown
+    assert turn.status == "failed" and turn.error == "moderation: test"
+    assert "Points" in turn.moderation["held_text"]
+
+    settings.MODERATION_MODE = "off"
+    full = await relay.wait_done(await relay.start(text))
+    assert full.output_text.startswith(shown + turn.moderation["held_text"])
+
+
+async def test_hold_mode_passes_clean_text_unchanged(relay: Relay, settings: Any) -> None:
+    """A clean answer streams whole, event for event as without holding, then is checked
+    after the turn like any other."""
+    settings.MODERATION_MODE = "hold"
+    held_id = await relay.start(CLEAN)
+    viewer = await (await relay.watch(held_id)).read_until_closed()
+    held = await wait_moderated(held_id)
+    settings.MODERATION_MODE = "off"
+    plain = await relay.wait_done(await relay.start(CLEAN))
+    assert held.status == "completed" and held.moderation_status == "clean"
+    assert _deltas(viewer.envelopes) == held.output_text == plain.output_text
+    plain_types = [e["event"]["type"] for e in await relay.stored(str(plain.pk))]
+    assert [e["event"]["type"] for e in viewer.envelopes] == plain_types
+    hold = held.moderation["hold"]
+    assert hold["checkpoints"] >= 1 and hold["deltas"] == 40
