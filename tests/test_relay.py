@@ -37,6 +37,8 @@ async def test_a_turn_is_streamed_stored_and_numbered_without_gaps(relay: Relay)
     assert turn.output_text == deltas and len(deltas) > 40
     assert turn.usage["output_tokens"] > 0
     assert turn.first_text_at is not None and turn.finished_at >= turn.first_text_at
+    assert stored[-1]["event"]["timings"] == turn.timings
+    assert turn.timings["ttft_ms"] is not None
 
 
 async def test_it_replays_from_every_split_point_of_a_finished_turn(relay: Relay) -> None:
