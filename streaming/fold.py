@@ -15,16 +15,30 @@ _USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens")
 class TurnFold:
     def __init__(self) -> None:
         self.requests: list[Accumulator] = []
+        # The relay's answers to each request's function calls, as the input items it sent.
+        self.tool_outputs: list[list[dict[str, Any]]] = []
         self.error = ""
 
     def start_request(self) -> Accumulator:
         acc = Accumulator()
         self.requests.append(acc)
+        self.tool_outputs.append([])
         return acc
+
+    def add_tool_output(self, call_id: str, output: str) -> dict[str, Any]:
+        item = {"type": "function_call_output", "call_id": call_id, "output": output}
+        if self.tool_outputs:
+            self.tool_outputs[-1].append(item)
+        return item
 
     @property
     def output(self) -> list[dict[str, Any]]:
-        return [item for acc in self.requests for item in acc.output]
+        """Every request's items, each followed by the tool outputs that answered it."""
+        return [
+            item
+            for acc, answers in zip(self.requests, self.tool_outputs, strict=True)
+            for item in [*acc.output, *answers]
+        ]
 
     @property
     def output_text(self) -> str:
@@ -56,6 +70,9 @@ class TurnFold:
                 acc = fold.start_request()
             elif kind == "relay.error":
                 fold.error = json.loads(data).get("message", "")
+            elif kind == "relay.tool.output":
+                event = json.loads(data)
+                fold.add_tool_output(event.get("call_id", ""), event.get("output", ""))
             elif not kind.startswith("relay.") and acc is not None:
                 try:
                     acc.feed(parse_event(data))

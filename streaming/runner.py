@@ -144,17 +144,14 @@ class TurnRun:
             self.writer.turn_updates["first_text_at"] = now
 
     def _run_tools(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run each call; log its output and keep it in the turn's output, as the item the
+        next request sends."""
         outputs = []
         for call in calls:
-            result = tool_call(call.get("name", ""), call.get("arguments", ""))
-            self.writer.add_model(
-                RelayToolOutput(
-                    call_id=call.get("call_id", ""), name=call.get("name", ""), output=result
-                )
-            )
-            outputs.append(
-                {"type": "function_call_output", "call_id": call.get("call_id"), "output": result}
-            )
+            call_id, name = call.get("call_id", ""), call.get("name", "")
+            result = tool_call(name, call.get("arguments", ""))
+            self.writer.add_model(RelayToolOutput(call_id=call_id, name=name, output=result))
+            outputs.append(self.fold.add_tool_output(call_id, result))
         return outputs
 
     async def _finish(self, status: str, error: str) -> None:

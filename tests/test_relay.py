@@ -153,6 +153,10 @@ async def test_a_function_call_runs_the_tool_and_streams_on(relay: Relay) -> Non
     assert json.loads(tool["event"]["output"])["sky"] == "clear"
     assert "clear" in turn.output_text
     assert len(turn.response_ids) == 2
+    kinds = [item["type"] for item in turn.output]
+    assert kinds == ["function_call", "function_call_output", "message"]
+    assert turn.output[1]["output"] == tool["event"]["output"]
+    assert turn.output[1]["call_id"] == turn.output[0]["call_id"]
 
 
 async def test_a_second_turn_while_one_streams_is_a_conflict(relay: Relay) -> None:
