@@ -1,0 +1,68 @@
+// Page wiring for the chat page: sidebar, composer and the conversation.
+import { Composer } from "./composer.js";
+import { Conversation } from "./conversation.js";
+import { Sidebar } from "./sidebar.js";
+
+const $ = (id) => document.getElementById(id);
+
+function wireSidebarToggle(layout) {
+  const toggle = layout.querySelector(".sidebar-toggle");
+  const sidebar = $("sidebar");
+  const setOpen = (open) => {
+    layout.classList.toggle("sidebar-open", open);
+    toggle.setAttribute("aria-expanded", String(open));
+    if (open) sidebar.querySelector("a, button")?.focus();
+  };
+  toggle.addEventListener("click", () => setOpen(!layout.classList.contains("sidebar-open")));
+  // On a phone the open sidebar covers the chat; a tap beside it closes it.
+  layout.querySelector(".chat").addEventListener("click", (event) => {
+    if (layout.classList.contains("sidebar-open") && !toggle.contains(event.target)) setOpen(false);
+  });
+  sidebar.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && layout.classList.contains("sidebar-open")) {
+      setOpen(false);
+      toggle.focus();
+    }
+  });
+}
+
+function main() {
+  const layout = $("app");
+  const id = layout.dataset.conversationId || null;
+  const stallMs = Number(layout.dataset.stallMs) || undefined;
+  const sidebar = new Sidebar({
+    list: $("conversation-list"),
+    status: $("sidebar-status"),
+    currentId: id,
+    onDeleted: (deletedId) => {
+      if (deletedId === conversation.id) window.location.assign("/");
+    },
+    onRenamed: (renamed) => {
+      if (renamed.id === conversation.id) conversation.setTitle(renamed.title);
+    },
+  });
+  const composer = new Composer({
+    form: $("composer"),
+    textarea: $("composer-input"),
+    sendButton: $("send-button"),
+    stopButton: $("stop-button"),
+    modelSelect: $("model-select"),
+    errorEl: $("composer-error"),
+    onSend: (text, model) => conversation.send(text, model),
+    onStop: () => conversation.stop(),
+  });
+  const conversation = new Conversation({
+    id,
+    transcript: $("transcript"),
+    scroller: $("transcript"),
+    composer,
+    sidebar,
+    streamOptions: stallMs ? { stallMs } : {},
+  });
+  wireSidebarToggle(layout);
+  sidebar.load();
+  composer.loadModels();
+  conversation.load().then(() => composer.focus());
+}
+
+main();

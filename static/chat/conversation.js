@@ -1,0 +1,174 @@
+// One conversation on the page: loads its history, sends new turns (creating the
+// conversation on the first send), streams the running turn, stops and retries.
+import { isTerminal } from "./accumulator.js";
+import { api } from "./api.js";
+import { h } from "./dom.js";
+import { TurnStream } from "./stream.js";
+import { TurnView } from "./turn.js";
+
+const TITLE_CHARS = 60;
+const CHECK_AFTER_ATTEMPTS = 3;
+const STICK_PX = 48;
+
+function titleFrom(text) {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > TITLE_CHARS ? `${line.slice(0, TITLE_CHARS - 1)}…` : line;
+}
+
+export class Conversation {
+  constructor({ id = null, transcript, scroller, composer, sidebar, streamOptions = {} }) {
+    Object.assign(this, { id, transcript, scroller, composer, sidebar, streamOptions });
+    this.active = null; // {view, stream}
+    this.stick = true;
+    scroller.addEventListener("scroll", () => {
+      this.stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < STICK_PX;
+    }, { passive: true });
+  }
+
+  async load() {
+    if (!this.id) {
+      this.#showEmpty(true);
+      return;
+    }
+    let data;
+    try {
+      data = await api("GET", `/api/conversations/${this.id}`);
+    } catch (error) {
+      this.composer.showError(`Could not load this conversation: ${error.message}`);
+      return;
+    }
+    if (data.title) this.setTitle(data.title);
+    for (const turn of data.turns || []) {
+      const view = this.#addView(turn.id, turn.input);
+      if (isTerminal(turn.status)) view.loadTurn(turn);
+      else this.#stream(view, turn.ws || `/ws/turns/${turn.id}/`);
+    }
+    this.#showEmpty(!(data.turns || []).length);
+    this.#follow(true);
+  }
+
+  /** Send a message; true when it was accepted. */
+  async send(text, model) {
+    if (this.active) {
+      this.composer.showError("Wait for the current answer, or stop it first.");
+      return false;
+    }
+    try {
+      if (!this.id) await this.#create(text);
+      const body = model ? { input: text, model } : { input: text };
+      const turn = await api("POST", `/api/conversations/${this.id}/turns`, body);
+      this.#showEmpty(false);
+      const view = this.#addView(turn.id, text);
+      this.#stream(view, turn.ws || `/ws/turns/${turn.id}/`);
+      this.#follow(true);
+      return true;
+    } catch (error) {
+      this.composer.showError(error.message);
+      return false;
+    }
+  }
+
+  setTitle(title) {
+    document.title = title;
+    const heading = document.querySelector(".chat-title");
+    if (heading) heading.textContent = title;
+  }
+
+  async stop() {
+    if (!this.active) return;
+    this.composer.stopping();
+    try {
+      await api("POST", `/api/turns/${this.active.view.id}/cancel`);
+    } catch (error) {
+      this.composer.showError(`Could not stop: ${error.message}`);
+      this.composer.setBusy(Boolean(this.active));
+    }
+  }
+
+  async #create(text) {
+    const conversation = await api("POST", "/api/conversations", { title: titleFrom(text) });
+    this.id = conversation.id;
+    window.history.replaceState(null, "", `/c/${conversation.id}/`);
+    this.setTitle(conversation.title || titleFrom(text));
+    this.sidebar?.add({ title: titleFrom(text), ...conversation });
+  }
+
+  #addView(id, input) {
+    const view = new TurnView({
+      id,
+      input,
+      onRetry: (text) => this.#retry(text),
+      onRendered: () => this.#follow(),
+    });
+    this.transcript.append(view.el);
+    return view;
+  }
+
+  async #retry(text) {
+    if (await this.send(text, this.composer.model)) this.composer.focus();
+  }
+
+  #stream(view, path) {
+    const stream = new TurnStream({
+      path,
+      after: -1,
+      ...this.streamOptions,
+      onEnvelopes: (envelopes) => view.applyEnvelopes(envelopes),
+      onState: (state, error, attempt) => {
+        if (state === "done" || state === "failed") {
+          view.setConnection(state, error);
+          this.#ended(view);
+        } else {
+          view.setConnection(state);
+          if (state === "reconnecting" && attempt >= CHECK_AFTER_ATTEMPTS) this.#check(view, stream);
+        }
+      },
+    });
+    this.active = { view, stream };
+    this.composer.setBusy(true);
+    stream.start();
+  }
+
+  /** The socket keeps failing: ask over HTTP whether the turn has ended meanwhile. */
+  async #check(view, stream) {
+    let turn;
+    try {
+      turn = await api("GET", `/api/turns/${view.id}`);
+    } catch (error) {
+      if (error.status === 404 || error.status === 403) {
+        stream.stop();
+        view.setConnection("failed", "This answer no longer exists.");
+        this.#ended(view);
+      }
+      return;
+    }
+    if (!isTerminal(turn.status) || view.done || stream.done) return;
+    stream.stop();
+    const fresh = this.#addView(view.id, turn.input ?? view.input);
+    view.el.replaceWith(fresh.el);
+    fresh.loadTurn(turn);
+    this.#ended(view);
+  }
+
+  #ended(view) {
+    if (this.active?.view === view) {
+      this.active = null;
+      this.composer.setBusy(false);
+    }
+  }
+
+  #follow(force = false) {
+    if (force) this.stick = true;
+    if (this.stick) this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  #showEmpty(empty) {
+    let hint = this.transcript.querySelector(".empty-state");
+    if (empty && !hint) {
+      hint = h("div", { class: "empty-state" }, h("h2", { text: "What can I help with?" }), h("p", { text: "Type a message below. Enter sends, Shift+Enter adds a new line." }));
+      this.transcript.append(hint);
+    } else if (!empty && hint) {
+      hint.remove();
+    }
+  }
+}
