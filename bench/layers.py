@@ -43,6 +43,11 @@ def make_layer(kind: str, url: str, prefix: str) -> Any:
     return cls(hosts=hosts, prefix=prefix)
 
 
+async def clean(kind: str, url: str, prefix: str) -> None:
+    """Delete what the run left in Redis (the core layer keeps groups for a day)."""
+    await make_layer(kind, url, prefix).flush()
+
+
 def cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
@@ -150,6 +155,7 @@ def batches(kind: str, url: str, groups: int, seconds: float) -> dict[str, Any]:
     sent, errors, sender_cpu, elapsed = asyncio.run(send_batches(layer, names, seconds))
     time.sleep(3.0)  # let the tail arrive
     (result,) = stop_receivers(receivers)
+    asyncio.run(clean(kind, url, prefix))
     latencies = result["latencies"]
     return {
         "layer": kind,
@@ -177,6 +183,7 @@ def wakeups(kind: str, url: str, count: int = 200) -> dict[str, Any]:
     asyncio.run(send_wakeups(make_layer(kind, url, prefix), count))
     time.sleep(1.0)
     results = stop_receivers(receivers)
+    asyncio.run(clean(kind, url, prefix))
     latencies = [v for r in results for v in r["latencies"]]
     received = [r["received"] for r in results]
     return {

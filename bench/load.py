@@ -206,7 +206,7 @@ def prompt(i: int, deltas: int) -> str:
 
 def percentile(values: list[float], share: float) -> float:
     if not values:
-        return float("nan")
+        return -1.0  # no samples (a JSON number, unlike NaN)
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
@@ -241,7 +241,7 @@ async def step(deployment: Deployment, n: int, deltas: int) -> dict[str, Any]:
         "n": n,
         "p50_ms": round(percentile(latencies, 0.50), 1),
         "p99_ms": round(percentile(latencies, 0.99), 1),
-        "max_ms": round(max(latencies, default=float("nan")), 1),
+        "max_ms": round(max(latencies, default=-1.0), 1),
         "deltas": result.deltas,
         "live_samples": len(latencies),
         "replayed": result.replayed,
@@ -330,7 +330,7 @@ def run_setup(name: str, args: argparse.Namespace, upstream: str) -> dict[str, A
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--setup", choices=["embedded", "team", "both"], default="both")
-    parser.add_argument("--steps", default="50,100,200,300,400")
+    parser.add_argument("--steps", default="10,25,50,100,200,300,400")
     parser.add_argument("--deltas", type=int, default=500, help="deltas per turn (at 50/s)")
     parser.add_argument("--servers", type=int, default=1, help="daphne processes (team)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (team)")
@@ -354,8 +354,9 @@ def main() -> None:
         "target_p99_ms": P99_TARGET_MS,
         "setups": reports,
         "median_p50_ms": {
-            r["setup"]: statistics.median([s["p50_ms"] for s in r["steps"]] or [float("nan")])
+            r["setup"]: statistics.median([s["p50_ms"] for s in r["steps"]])
             for r in reports
+            if r["steps"]
         },
     }
     print(json.dumps(summary))

@@ -231,3 +231,19 @@ async def test_the_request_history_is_bounded_and_newest_last():
     records = json.loads(await call_app(app, "GET", "/simulator/v1/_requests"))
     assert [r["scenario"] for r in records] == ["failed", "markdown"]
     assert all(r["ended"] == "completed" for r in records)
+
+
+def test_stamp_puts_the_send_time_on_every_delta_only(simulator_url):
+    """`stamp=1` (for bench/load.py) adds `sim_sent_ms` to deltas, taken as each is sent:
+    paced deltas carry times that grow by about 1/tps."""
+    before = time.time() * 1000
+    response = post(simulator_url, "markdown", tps=50, ttft=0, deltas=5, stamp=1)
+    events = [json.loads(data) for _, data in split_frames(response.content)]
+    deltas = [e for e in events if e["type"].endswith(".delta")]
+    assert len(deltas) == 5
+    assert all("sim_sent_ms" not in e for e in events if not e["type"].endswith(".delta"))
+    stamps = [e["sim_sent_ms"] for e in deltas]
+    assert before <= stamps[0] and stamps == sorted(stamps)
+    assert stamps[-1] - stamps[0] >= 4 * 20 * 0.8
+    plain = post(simulator_url, "markdown", deltas=5)
+    assert b"sim_sent_ms" not in plain.content
