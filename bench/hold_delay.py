@@ -42,7 +42,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from streaming import holdback, services  # noqa: E402
-from streaming.eventlog import db  # noqa: E402
+from streaming.logstore import db  # noqa: E402
 from streaming.models import Turn, TurnEvent  # noqa: E402
 from streaming.moderation import DEFAULT_RULES, RuleModerator  # noqa: E402
 from streaming.worker import RelayWorker, worker_application  # noqa: E402

@@ -15,10 +15,12 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from streaming.eventlog import db, frames, read_envelopes
+from streaming.eventlog import frames, read_envelopes
+from streaming.logstore import db
 from streaming.models import Turn
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,16 @@ REPLAY_DONE = '[{"event":{"type":"relay.replay.done"}}]'
 
 
 class TurnConsumer(AsyncWebsocketConsumer):
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its per-message `aclose_old_connections()`: a hop to
+        the one thread-sensitive thread before every message, which serialised every live
+        batch of every viewer in the process (bench/load.py). This consumer touches the
+        database only through `db()`, which closes its own connections."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         self.group: str | None = None
         user = self.scope.get("user")

@@ -8,42 +8,21 @@ The message carries the envelopes already serialised, so no reader re-encodes JS
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from pydantic import BaseModel
 
+from streaming import logstore
 from streaming.models import Turn, TurnEvent
 
 T = TypeVar("T")
-
-
-class LeaseLost(Exception):
-    """Another worker (or the sweep) took the turn over; this writer must stop."""
-
-
-async def db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking ORM code off the event loop, outside the thread-sensitive executor.
-
-    The thread-sensitive executor is one thread shared by every consumer in the process; a
-    slow write there stalls them all (channels#2132).
-    """
-
-    def call() -> T:
-        close_old_connections()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return await sync_to_async(call, thread_sensitive=False)()
 
 
 def envelope(seq: int, data: str) -> str:
@@ -146,7 +125,8 @@ class LogWriter:
             pending, self._pending = self._pending, []
             updates, self.turn_updates = self.turn_updates, {}
             first = self.next_seq
-            cancel = await db(self._write, pending, first, updates, check_cancel)
+            write = functools.partial(self._write, pending, first, updates, check_cancel)
+            cancel = await logstore.write_batcher().write(write)
             self.next_seq = first + len(pending)
             if pending:
                 envelopes = [envelope(first + i, data) for i, (_, data, _) in enumerate(pending)]
@@ -160,45 +140,17 @@ class LogWriter:
     def _write(
         self, pending: list[tuple[str, str, int]], first: int, updates: dict, check_cancel: bool
     ) -> bool:
-        now = timezone.now()
-        lease = (
-            {}
-            if "lease_owner" in updates
-            else {"lease_expires_at": now + timedelta(seconds=settings.RELAY_LEASE_SECONDS)}
-        )
-        with transaction.atomic():
-            held = Turn.objects.filter(pk=self.turn_id, lease_owner=self.owner)
-            if not held.update(next_seq=first + len(pending), **lease, **updates):
-                raise LeaseLost(f"turn {self.turn_id} is no longer held by {self.owner}")
-            _insert_events(self.turn_id, first, pending)
-            if check_cancel:
-                return Turn.objects.filter(pk=self.turn_id, cancel_requested=True).exists()
+        """One turn's part of a write round (inside the round's transaction)."""
+        values = {"next_seq": first + len(pending), **updates}
+        if "lease_owner" not in updates:
+            lease = timedelta(seconds=settings.RELAY_LEASE_SECONDS)
+            values["lease_expires_at"] = timezone.now() + lease
+        if not logstore.update_held_turn(self.turn_id, self.owner, values):
+            raise logstore.LeaseLost(f"turn {self.turn_id} is no longer held by {self.owner}")
+        logstore.insert_events(self.turn_id, first, pending)
+        if check_cancel:
+            return Turn.objects.filter(pk=self.turn_id, cancel_requested=True).exists()
         return False
-
-
-_EVENT_COLUMNS = ("turn", "seq", "type", "data", "received_ms")
-
-
-def _insert_events(turn_id: Any, first: int, pending: list[tuple[str, str, int]]) -> None:
-    """The rows `TurnEvent.objects.bulk_create` would insert, in the same multi-row INSERTs,
-    without building a model instance and compiling SQL per row: that was most of the
-    relay's CPU (bench/README.md)."""
-    meta = TurnEvent._meta
-    fields = [meta.get_field(name) for name in _EVENT_COLUMNS]
-    quote = connection.ops.quote_name
-    head = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES "
-    )
-    row = f"({', '.join(['%s'] * len(fields))})"
-    turn = fields[0].get_db_prep_save(turn_id, connection)
-    size = max(1, connection.ops.bulk_batch_size(fields, pending))
-    with connection.cursor() as cursor:
-        for start in range(0, len(pending), size):
-            part = pending[start : start + size]
-            params: list[Any] = []
-            for seq, (kind, data, ms) in enumerate(part, first + start):
-                params += (turn, seq, kind, data, ms)
-            cursor.execute(head + ", ".join([row] * len(part)), params)
 
 
 def read_envelopes(turn_id: Any, after: int, limit: int) -> list[tuple[int, str, str]]:

@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from streaming.eventlog import db
+from streaming.logstore import db
 from streaming.models import Turn, TurnEvent
 
 TURN_PAGE = 200

@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from streaming import metrics
-from streaming.eventlog import db
+from streaming.logstore import db
 from streaming.upstream import UpstreamConfig
 
 CHECK_TIMEOUT = 2.0  # seconds, per check

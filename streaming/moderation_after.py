@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from streaming.eventlog import db
+from streaming.logstore import db
 from streaming.models import ModerationStatus, Turn
 from streaming.moderation import Verdict, check_with_retries, merge, moderator_from_settings
 

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from streaming import history, holdback, moderation_after, services
 from streaming.accumulator import Accumulator
-from streaming.eventlog import LeaseLost, LogWriter, db
+from streaming.eventlog import LogWriter
 from streaming.events import RelayError, RelayRequestStarted, RelayToolOutput, RelayTurnDone
 from streaming.fold import TurnFold
+from streaming.logstore import LeaseLost, db
 from streaming.models import Turn
 from streaming.tools import tool_call, tool_schemas
 from streaming.upstream import UpstreamConfig, UpstreamError, make_client, stream_response

@@ -10,8 +10,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from streaming import services
-from streaming.eventlog import LeaseLost, LogWriter, db
+from streaming.eventlog import LogWriter
 from streaming.fold import TurnFold
+from streaming.logstore import LeaseLost, db
 from streaming.models import Turn, TurnEvent
 from streaming.runner import turn_finish
 

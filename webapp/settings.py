@@ -124,7 +124,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "streaming.layers.InMemoryLayer"}}
 # Without Redis there is one process, so the worker runs inside the server.
 RELAY_WORKER_IN_PROCESS = not REDIS_URL
 
