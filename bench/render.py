@@ -24,18 +24,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.chromium import CHROMIUM, launch  # noqa: E402
+
 ORIGIN = "http://bench.test"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 WORDS = [
     "stream",
     "relay",
@@ -190,14 +183,14 @@ def main() -> int:
     parser.add_argument("--size-kb", type=float, default=400, help="length of the 1x answer (KB)")
     parser.add_argument("--rate", type=float, default=200, help="deltas per second")
     parser.add_argument("--speed", type=float, default=1, help="time compression (1 = real time)")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromium", default=CHROMIUM)
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
 
     results = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+        browser = launch(playwright, executable_path=args.chromium)
         for multiple in (1, 2):
             text = make_markdown(int(args.size_kb * 1024 * multiple))
             deltas = split_deltas(text)

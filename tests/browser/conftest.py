@@ -7,27 +7,24 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.chromium import CHROMIUM, launch
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 HARNESS_ORIGIN = "http://harness.test"
 # The same policy the app sets: a module that needs inline script would fail here too.
 HARNESS_CSP = "default-src 'self'; script-src 'self'; img-src 'self' data:; style-src 'self'"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One chromium per test module, stopped when the module's tests are done.
+
+    Playwright's sync API marks its event loop as running on this thread between calls; kept
+    for the whole session, it would break every asyncio test that runs after the browser
+    tests ("Runner.run() cannot be called from a running event loop"). Module scope stops it
+    before pytest moves on to the next module.
+    """
     if not shutil.which(CHROMIUM):
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
@@ -35,7 +32,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         yield browser
         browser.close()
 
