@@ -1,8 +1,7 @@
 // Which view renders which output item type. Unknown types get a quiet line.
 import { createApplyPatchView } from "./apply-patch.js";
 import { createCodeInterpreterView } from "./code-interpreter.js";
-import { createCustomToolView } from "./custom-tool.js";
-import { createFunctionCallView } from "./function-call.js";
+import { createCustomToolView, createFunctionCallView } from "./tool-call.js";
 import { createGenericView } from "./generic.js";
 import { createImageGenerationView } from "./image-generation.js";
 import { createMcpApprovalView, createMcpCallView, createMcpListToolsView } from "./mcp.js";
