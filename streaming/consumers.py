@@ -20,6 +20,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from streaming.eventlog import frames, read_envelopes
+from streaming.logs import turn_logger
 from streaming.logstore import db
 from streaming.models import Turn
 
@@ -54,6 +55,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         self.turn_id, self.sent, self.done = turn.pk, after, False
+        self.log = turn_logger(turn.pk, __name__)
         self.group = turn.group_name
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -104,7 +106,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
     async def _send_envelopes(self, envelopes: list[str], last: int, done: bool) -> None:
         for text in frames(envelopes):
             if not await self._drained():
-                log.info("closing a socket of turn %s: its client stopped reading", self.turn_id)
+                self.log.info("closing a socket: its client stopped reading")
                 self.done = True
                 await self.close(code=CLOSE_TOO_SLOW)
                 return
@@ -123,7 +125,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
         deadline = time.monotonic() + settings.RELAY_WS_DRAIN_SECONDS
         while (backlog := transport_backlog(self.base_send)) is not None and backlog > limit:
             if time.monotonic() > deadline:
-                log.info("turn %s: %d bytes unread after the drain wait", self.turn_id, backlog)
+                self.log.info("%d bytes unread after the drain wait", backlog)
                 return False
             await asyncio.sleep(0.01)
         return True

@@ -15,6 +15,7 @@ from streaming.accumulator import Accumulator
 from streaming.eventlog import LogWriter
 from streaming.events import RelayError, RelayRequestStarted, RelayToolOutput, RelayTurnDone
 from streaming.fold import TurnFold
+from streaming.logs import turn_logger
 from streaming.logstore import LeaseLost, db
 from streaming.models import Turn
 from streaming.tools import tool_call, tool_schemas
@@ -30,6 +31,7 @@ class TurnRun:
 
     def __init__(self, turn: Turn, *, owner: str) -> None:
         self.turn = turn
+        self.log = turn_logger(turn.pk, __name__)
         self.writer = LogWriter(turn, owner=owner, on_cancel_requested=self.cancel)
         self.fold = TurnFold()
         self.gate = holdback.gate_for(self.writer)  # None unless MODERATION_MODE is hold
@@ -55,10 +57,10 @@ class TurnRun:
         except holdback.HeldBack as exc:
             status, error = "failed", str(exc)
         except LeaseLost:
-            log.warning("turn %s: lease lost, another worker ended it", self.turn.pk)
+            self.log.warning("lease lost: another worker ended the turn")
             return
         except Exception as exc:
-            log.exception("turn %s failed inside the relay", self.turn.pk)
+            self.log.exception("the turn failed inside the relay")
             self.writer.add_model(RelayError(kind="internal", message=f"relay error: {exc}"))
             status, error = "failed", "the relay hit an internal error"
         finally:

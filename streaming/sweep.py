@@ -12,6 +12,7 @@ from django.conf import settings
 from streaming import services
 from streaming.eventlog import LogWriter
 from streaming.fold import TurnFold
+from streaming.logs import turn_logger
 from streaming.logstore import LeaseLost, db
 from streaming.models import Turn, TurnEvent
 from streaming.runner import turn_finish
@@ -54,6 +55,6 @@ async def turn_interrupt(*, turn: Turn, owner: str) -> None:
     try:
         await turn_finish(writer, turn, TurnFold.from_log(rows), "interrupted", INTERRUPTED)
     except LeaseLost:
-        log.warning("turn %s was taken by another sweep", turn.pk)
+        turn_logger(turn.pk, __name__).warning("taken by another sweep")
     else:
-        log.warning("turn %s interrupted: %s", turn.pk, INTERRUPTED)
+        turn_logger(turn.pk, __name__).warning("interrupted: %s", INTERRUPTED)

@@ -171,7 +171,7 @@ async def test_a_second_turn_while_one_streams_is_a_conflict(relay: Relay) -> No
 
 
 async def test_an_expired_lease_ends_the_turn_interrupted_with_its_output(
-    relay: Relay,
+    relay: Relay, caplog
 ) -> None:
     """A turn whose worker died (lease expired) is ended `interrupted` by the sweep, its
     output rebuilt from the stored log."""
@@ -196,6 +196,8 @@ async def test_an_expired_lease_ends_the_turn_interrupted_with_its_output(
     stored = await relay.stored(turn_id)
     assert stored[-1]["event"]["status"] == "interrupted"
     assert [e["seq"] for e in stored] == list(range(len(stored)))
+    logged = [r for r in caplog.records if getattr(r, "turn_id", None) == str(turn_id)]
+    assert any("interrupted" in r.getMessage() for r in logged)
 
 
 async def test_chaining_sends_previous_response_id_and_falls_back_when_forgotten(
