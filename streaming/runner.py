@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +20,6 @@ from streaming.models import Turn
 from streaming.tools import tool_call, tool_schemas
 from streaming.upstream import UpstreamConfig, UpstreamError, make_client, stream_response
 
-log = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 8
 
