@@ -20,7 +20,6 @@ from streaming.models import Turn
 from streaming.tools import tool_call, tool_schemas
 from streaming.upstream import UpstreamConfig, UpstreamError, make_client, stream_response
 
-
 MAX_TOOL_ROUNDS = 8
 
 
