@@ -36,7 +36,7 @@ import _common as c  # sets sys.path and DJANGO_SETTINGS_MODULE
 import httpx
 from websockets.asyncio.client import connect
 
-from tests.served_app import PASSWORD, ServedApp
+from tests.served_app import ServedApp
 from tests.team import Team, team_services
 
 TPS = 50
@@ -97,14 +97,7 @@ def relay_env(data_dir: Path, upstream: str) -> dict[str, str]:
 
 def start_embedded(upstream: str) -> Deployment:
     data_dir = Path(tempfile.mkdtemp(prefix="load-embedded-"))
-    app = ServedApp(data_dir, relay_env(data_dir, upstream))
-    app.manage("migrate", "--noinput", "-v0")
-    app.manage(
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model as g; "
-        f"g().objects.create_user('alice', password='{PASSWORD}')",
-    )
+    app = ServedApp(data_dir, relay_env(data_dir, upstream)).prepare()
     app.start()
     assert app.process is not None
     return Deployment("embedded", app.url, {"server": app.process.pid}, lambda: app.stop())

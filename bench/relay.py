@@ -25,60 +25,28 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
+from pathlib import Path
 
 import _common as c  # sets sys.path
 import httpx
 
-PASSWORD = "bench-password-1"
-LISTENING = re.compile(r"Listening on TCP address 127\.0\.0\.1:(\d+)")
+from tests.served_app import PASSWORD, ServedApp
 
 
 class Server:
-    """`manage.py serve` from one source tree, on its own DATA_DIR, with a logged-in client."""
+    """`manage.py serve` of one source tree (tests/served_app.py), and a logged-in client."""
 
     def __init__(self, tree: str, env: dict) -> None:
-        self.tree, self.log = tree, []
-        self.env = {**env, "DATA_DIR": tempfile.mkdtemp(prefix="bench-relay-")}
-        self.manage("migrate", "-v", "0")
-        self.manage(
-            "shell",
-            "-c",
-            "from django.contrib.auth import get_user_model as g; "
-            f"g().objects.create_user('bench', password='{PASSWORD}')",
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", "0"],
-            cwd=tree,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=lambda: self.log.extend(self.process.stdout), daemon=True).start()
-        deadline = time.monotonic() + 30
-        while not (match := LISTENING.search("".join(self.log))):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError("the server did not start:\n" + "".join(self.log))
-            time.sleep(0.05)
-        self.port = int(match[1])
-        self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
-
-    def manage(self, *args: str) -> None:
-        subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=self.tree,
-            env=self.env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        data_dir = Path(tempfile.mkdtemp(prefix="bench-relay-"))
+        self.tree = tree
+        self.app = ServedApp(data_dir, {**env, "DATA_DIR": str(data_dir)}, root=Path(tree))
+        self.app.prepare().start()
+        self.process, self.port, self.log = self.app.process, self.app.port, self.app.log or []
+        self.http = httpx.AsyncClient(base_url=self.app.url, timeout=60)
 
     def stop(self) -> None:
         c.stop(self.process)
@@ -86,7 +54,7 @@ class Server:
     async def login(self) -> None:
         await self.http.get("/accounts/login/")
         form = {
-            "username": "bench",
+            "username": "alice",
             "password": PASSWORD,
             "csrfmiddlewaretoken": self.http.cookies["csrftoken"],
         }
@@ -248,7 +216,7 @@ def main() -> None:
             if process is not None:
                 c.stop(process)
         for server in servers.values():
-            shutil.rmtree(server.env["DATA_DIR"], ignore_errors=True)
+            shutil.rmtree(server.app.data_dir, ignore_errors=True)
     if result["bad_rounds"] or "--server-log" in sys.argv:
         for name, server in servers.items():
             print(f"{name} server log (tail):\n" + "".join(server.log[-40:]))

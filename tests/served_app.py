@@ -29,12 +29,28 @@ class ServedApp:
     process: subprocess.Popen | None = None
     url: str = ""
     log: list[str] | None = None
+    root: Path = REPO_ROOT  # the source tree to run (a benchmark may compare two)
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def prepare(self) -> ServedApp:
+        """Migrate its database and create the login `alice` / `PASSWORD`."""
+        self.manage("migrate", "--noinput", "-v0")
+        self.manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model as g; "
+            f"g().objects.create_user('alice', password='{PASSWORD}')",
+        )
+        return self
 
     def start(self) -> ServedApp:
         self.log = []
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--port", "0"],
-            cwd=REPO_ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -64,7 +80,7 @@ class ServedApp:
     def manage(self, *args: str) -> str:
         done = subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=REPO_ROOT,
+            cwd=self.root,
             env=self.env,
             capture_output=True,
             text=True,
@@ -104,14 +120,7 @@ def served_app(tmp_path: Path) -> Iterator[ServedApp]:
     }
     env.pop("REDIS_URL", None)
     env.pop("DATABASE_URL", None)
-    app = ServedApp(tmp_path, env)
-    app.manage("migrate", "--noinput", "-v0")
-    app.manage(
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model as g; "
-        f"g().objects.create_user('alice', password='{PASSWORD}')",
-    )
+    app = ServedApp(tmp_path, env).prepare()
     try:
         yield app
     finally:
