@@ -37,6 +37,18 @@ def as_user(user: Any) -> Any:
     return app
 
 
+async def wait_turn(turn_id: str, ready: Any, timeout: float, what: str) -> Turn:
+    """The turn, once `ready(turn)` holds; polls the database."""
+    deadline = time.monotonic() + timeout
+    while True:
+        turn = await Turn.objects.aget(pk=turn_id)
+        if ready(turn):
+            return turn
+        if time.monotonic() > deadline:
+            raise AssertionError(f"turn {turn_id} did not {what} (status {turn.status})")
+        await asyncio.sleep(0.05)
+
+
 @dataclass
 class Viewer:
     """A WebSocket client that records every envelope it receives."""
@@ -90,13 +102,7 @@ class Relay:
         return response.json()["id"]
 
     async def wait_done(self, turn_id: str, timeout: float = 20) -> Turn:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            turn = await Turn.objects.aget(pk=turn_id)
-            if turn.status in FINAL:
-                return turn
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"turn {turn_id} did not finish (status {turn.status})")
+        return await wait_turn(turn_id, lambda turn: turn.status in FINAL, timeout, "finish")
 
     async def stored(self, turn_id: str) -> list[dict[str, Any]]:
         rows = [

@@ -13,7 +13,6 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from streaming import moderation_after, simulator_texts
-from streaming.models import Turn
 from streaming.moderation import (
     DEFAULT_RULES,
     ModerationError,
@@ -22,7 +21,7 @@ from streaming.moderation import (
     Verdict,
     moderator_from_settings,
 )
-from tests.relay_harness import Relay
+from tests.relay_harness import Relay, wait_turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,13 +32,9 @@ MODERATED = {"clean", "flagged", "error"}
 
 async def wait_moderated(turn_id: str, timeout: float = 10) -> Any:
     """The turn once its after-check has stored a verdict (or given up)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        turn = await Turn.objects.aget(pk=turn_id)
-        if turn.moderation_status in MODERATED:
-            return turn
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"turn {turn_id} was not moderated ({turn.moderation_status!r})")
+    return await wait_turn(
+        turn_id, lambda turn: turn.moderation_status in MODERATED, timeout, "get moderated"
+    )
 
 
 class FlakyModerator:
