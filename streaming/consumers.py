@@ -19,7 +19,8 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from streaming.eventlog import frames, read_envelopes
+from streaming.eventlog import frame, frames, read_envelopes
+from streaming.events import RelayReplayDone
 from streaming.logs import turn_logger
 from streaming.logstore import db
 from streaming.models import Turn
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 # Close codes (documented in the README).
 CLOSE_TOO_SLOW = 4408  # the client stopped reading; reconnect with ?after=<last seq>
-REPLAY_DONE = '[{"event":{"type":"relay.replay.done"}}]'
+# Not stored, so it has no seq: an envelope of the event alone.
+REPLAY_DONE = frame([f'{{"event":{RelayReplayDone().model_dump_json()}}}'])
 
 
 class TurnConsumer(AsyncWebsocketConsumer):
