@@ -1,28 +1,24 @@
 """The turn's event log: batched appends by its one writer, and reads for replay.
 
-A flush is one database transaction and then one channel-layer message to the turn's group,
-never one per event (measured: a `group_send` per event caps the relay at ~3k events/s).
+A flush writes a batch in one database round and then sends one channel-layer message to the
+turn's group, never one per event (measured: a `group_send` per event caps the relay at ~3k
+events/s); `streaming/flusher.py` runs the rounds for every turn of the process together.
 The message carries the envelopes already serialised, so no reader re-encodes JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
-from django.utils import timezone
 from pydantic import BaseModel
 
 from streaming import logstore
+from streaming.flusher import Flusher, flusher
 from streaming.models import Turn, TurnEvent
-
-T = TypeVar("T")
 
 
 def envelope(seq: int, data: str) -> str:
@@ -50,12 +46,14 @@ def frames(envelopes: list[str], limit: int = FRAME_CHARS) -> Iterator[str]:
 
 
 class LogWriter:
-    """Appends a turn's events. Flushes when asked, or after `interval` from the first
-    pending event (the caller runs `run_timer`), or when `max_events` are pending.
+    """Appends a turn's events; `streaming.flusher` writes and relays them in rounds, at
+    most `RELAY_FLUSH_INTERVAL` after they arrived. `flush()` asks for a round at once and
+    returns when what was pending is written and relayed; the runner calls it when
+    `RELAY_FLUSH_MAX_EVENTS` are pending, and at the end of the turn (then `close()`).
 
-    Every flush renews the writer's lease; when nothing is flushed for a third of the lease,
-    `run_timer` renews it anyway and checks the turn's cancel flag (the fallback for a lost
-    cancel message), calling `on_cancel_requested`.
+    A lost lease (another worker or the sweep ended the turn) stops the writer: `flush()`
+    raises `LeaseLost` and `on_lease_lost` is called. `on_cancel_requested` is called when a
+    heartbeat round finds the turn's cancel flag set (the fallback for a lost cancel message).
     """
 
     def __init__(
@@ -64,93 +62,115 @@ class LogWriter:
         *,
         owner: str,
         on_cancel_requested: Callable[[], None] | None = None,
+        on_lease_lost: Callable[[], None] | None = None,
     ) -> None:
         self.turn_id = turn.pk
         self.group = turn.group_name
         self.owner = owner
         self.next_seq = turn.next_seq
-        self.interval = settings.RELAY_FLUSH_INTERVAL
         self.max_events = settings.RELAY_FLUSH_MAX_EVENTS
-        self.heartbeat = settings.RELAY_LEASE_SECONDS / 3
         self.on_cancel_requested = on_cancel_requested
-        self._pending: list[tuple[str, str, int]] = []
-        self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._layer = get_channel_layer()
+        self.on_lease_lost = on_lease_lost
         self.turn_updates: dict[str, Any] = {}  # Turn fields to save with the next flush
+        self.closed = False
+        self.lost: logstore.LeaseLost | None = None
+        self._pending: list[logstore.Event] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._taken_waiters: list[asyncio.Future[None]] = []
+        self._flusher: Flusher | None = None
 
     @property
     def full(self) -> bool:
         return len(self._pending) >= self.max_events
 
     def add(self, kind: str, data: str) -> None:
+        if self.lost is not None:
+            return  # the turn is someone else's now; the runner is being stopped
         self._pending.append((kind, data, int(time.time() * 1000)))
-        self._wake.set()
+        if len(self._pending) == 1:
+            self._clock().ask(self)
 
     def add_model(self, event: BaseModel) -> None:
         """Append one of the relay's own events."""
         self.add(event.type, event.model_dump_json(exclude_none=True))  # type: ignore[attr-defined]
 
-    async def run_timer(self) -> None:
-        """Flush pending events at most `interval` after they arrived. Runs until cancelled."""
-        while True:
-            try:
-                # Not `wait_for`: on 3.11 it swallows a cancel that lands as the event is
-                # set, and the timer would flush again after the turn's final write.
-                async with asyncio.timeout(self.heartbeat):
-                    await self._wake.wait()
-            except TimeoutError:
-                if await self.flush(check_cancel=True) and self.on_cancel_requested:
-                    self.on_cancel_requested()
-                continue
-            await asyncio.sleep(self.interval)
-            await self.flush()
+    async def flush(self) -> None:
+        """Write what is pending (and `turn_updates`) now, then relay it.
 
-    async def flush(self, *, check_cancel: bool = False) -> bool:
-        """Write what is pending, then relay it. Returns the turn's cancel flag when asked.
-
-        A write that has started always completes and is relayed, even if the task is
-        cancelled meanwhile: otherwise the writer's seq would disagree with the database.
+        Cancelling the caller does not cancel the write: a round that has taken the events
+        writes and relays them, so the writer's seq always agrees with the database.
         """
-        task = asyncio.ensure_future(self._flush(check_cancel))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            await task
-            raise
+        if self.lost is not None:
+            raise self.lost
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._clock().ask(self, now=True)
+        await asyncio.shield(waiter)
 
-    async def _flush(self, check_cancel: bool) -> bool:
-        async with self._lock:
-            self._wake.clear()
-            pending, self._pending = self._pending, []
-            updates, self.turn_updates = self.turn_updates, {}
-            first = self.next_seq
-            write = functools.partial(self._write, pending, first, updates, check_cancel)
-            cancel = await logstore.write_batcher().write(write)
-            self.next_seq = first + len(pending)
-            if pending:
-                envelopes = [envelope(first + i, data) for i, (_, data, _) in enumerate(pending)]
-                done = pending[-1][0] == "relay.turn.done"
-                await self._layer.group_send(
-                    self.group,
-                    {"type": "stream.events", "first": first, "envelopes": envelopes, "done": done},
-                )
-            return cancel
+    def close(self) -> None:
+        """No more events (the turn ended): leave the heartbeat rounds."""
+        self.closed = True
+        if self._flusher is not None:
+            self._flusher.unregister(self)
 
-    def _write(
-        self, pending: list[tuple[str, str, int]], first: int, updates: dict, check_cancel: bool
-    ) -> bool:
-        """One turn's part of a write round (inside the round's transaction)."""
-        values = {"next_seq": first + len(pending), **updates}
-        if "lease_owner" not in updates:
-            lease = timedelta(seconds=settings.RELAY_LEASE_SECONDS)
-            values["lease_expires_at"] = timezone.now() + lease
-        if not logstore.update_held_turn(self.turn_id, self.owner, values):
-            raise logstore.LeaseLost(f"turn {self.turn_id} is no longer held by {self.owner}")
-        logstore.insert_events(self.turn_id, first, pending)
-        if check_cancel:
-            return Turn.objects.filter(pk=self.turn_id, cancel_requested=True).exists()
-        return False
+    def _clock(self) -> Flusher:
+        if self._flusher is None:
+            self._flusher = flusher()
+            self._flusher.register(self)
+        return self._flusher
+
+    # --- called by the flusher -------------------------------------------------------
+
+    def take(self, *, check_cancel: bool) -> logstore.Write:
+        """What this round writes; the seqs are assigned now."""
+        write = logstore.Write(
+            self.turn_id,
+            self.owner,
+            self.next_seq,
+            self._pending,
+            self.turn_updates,
+            check_cancel=check_cancel,
+        )
+        self._pending, self.turn_updates = [], {}
+        self.next_seq += len(write.events)
+        self._taken_waiters, self._waiters = self._waiters, []  # rounds never overlap
+        return write
+
+    def written(self, write: logstore.Write, result: Any) -> dict[str, Any] | None:
+        """After the database round: the layer message for the written events, if any."""
+        if isinstance(result, logstore.LeaseLost):
+            self.lost = result
+            self.close()
+            return None
+        if isinstance(result, BaseException):  # nothing was written: try again next round
+            self._pending[:0] = write.events
+            self.turn_updates = {**write.updates, **self.turn_updates}
+            self.next_seq = write.first
+            if not self.closed:
+                self._clock().ask(self)
+            return None
+        if not write.events:
+            return None
+        first = write.first
+        envelopes = [envelope(first + i, data) for i, (_, data, _) in enumerate(write.events)]
+        done = write.events[-1][0] == "relay.turn.done"
+        return {"type": "stream.events", "first": first, "envelopes": envelopes, "done": done}
+
+    def relayed(self, write: logstore.Write, result: Any) -> None:
+        """After the round's layer messages: wake whoever waits, and act on what it found."""
+        waiters, self._taken_waiters = self._taken_waiters, []
+        for waiter in waiters:
+            if waiter.done():
+                continue
+            if isinstance(result, BaseException):
+                waiter.set_exception(result)
+            else:
+                waiter.set_result(None)
+        if isinstance(result, logstore.LeaseLost):
+            if self.on_lease_lost is not None:
+                self.on_lease_lost()
+        elif result is True and self.on_cancel_requested is not None:
+            self.on_cancel_requested()
 
 
 def read_envelopes(turn_id: Any, after: int, limit: int) -> list[tuple[int, str, str]]:

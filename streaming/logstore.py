@@ -1,26 +1,31 @@
-"""The database side of turn logs: every turn's writes in a process, done in rounds.
+"""The database side of turn logs: every turn's pending writes in a process, in one round.
 
-Measured (bench/load.py): with a thread hop and a transaction per turn, concurrent turns
-queued for the thread pool and for SQLite's write lock (whose busy handler backs off in
-sleeps): p99 latency passed 100 ms at 25 turns while the server used half a core. A round
-is one hop and one transaction for all the turns that have something to write; while it
-runs, the next round gathers.
+A round is one thread hop and one transaction for every turn that has something to write,
+and a fixed number of statements whatever the number of turns: one `UPDATE` that moves each
+turn's `next_seq` and renews the leases (its `WHERE lease_owner = …` is the lease check), one
+multi-row `INSERT` of every turn's new events, and one `SELECT` for cancel flags when asked.
+Measured (bench/load.py): a hop, a transaction and two statements per turn and flush made the
+database thread a third of the server's CPU at 200 turns. `streaming/flusher.py` decides when
+rounds run.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.utils import timezone
 
 from streaming.models import Turn, TurnEvent
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+Event = tuple[str, str, int]  # type, the JSON as received, receive time in ms
 
 
 class LeaseLost(Exception):
@@ -45,72 +50,131 @@ async def db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await sync_to_async(call, thread_sensitive=False)()
 
 
-class WriteBatcher:
-    def __init__(self) -> None:
-        self._queue: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
-        self._task: asyncio.Future[None] | None = None
+@dataclass(slots=True)
+class Write:
+    """One turn's part of a round: its events from seq `first`, and Turn fields to save.
 
-    async def write(self, job: Callable[[], T]) -> T:
-        """Run `job` (sync, in the database thread) in the next round; its result or error."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((job, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._rounds())
-        return await future
+    Without `updates` the turn's lease is renewed; `updates` that set `lease_owner` (the final
+    write) release it instead.
+    """
 
-    async def _rounds(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue, []
-            try:
-                results = await db(_run_round, [job for job, _ in batch])
-            except BaseException as exc:  # cancelled or broken: every write of it failed
-                results = [exc] * len(batch)
-            for (_, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+    turn_id: Any
+    owner: str
+    first: int
+    events: list[Event] = field(default_factory=list)
+    updates: dict[str, Any] = field(default_factory=dict)
+    check_cancel: bool = False
 
 
-def _run_round(jobs: list[Callable[[], Any]]) -> list[Any]:
-    """All jobs in one transaction. A lost lease fails its job alone (it wrote nothing);
-    a database error rolls the round back and each job is then tried on its own."""
+def write_round(writes: list[Write]) -> list[bool | Exception]:
+    """Every write in one transaction; per write, its turn's cancel flag (when asked) or the
+    error that failed it. A lost lease fails its write alone (it wrote nothing); a database
+    error rolls the round back and each write is then tried on its own."""
     try:
         with transaction.atomic():
-            return [_attempt(job) for job in jobs]
+            return _write_together(writes)
     except DatabaseError:
-        log.warning("a write round failed; retrying its %d writes one by one", len(jobs))
-    results: list[Any] = []
-    for job in jobs:
+        log.warning("a write round failed; retrying its %d writes one by one", len(writes))
+    results: list[bool | Exception] = []
+    for write in writes:
         try:
             with transaction.atomic():
-                results.append(_attempt(job))
+                results.extend(_write_together([write]))
         except DatabaseError as exc:
             results.append(exc)
     return results
 
 
-def _attempt(job: Callable[[], Any]) -> Any:
-    try:
-        return job()
-    except LeaseLost as exc:
-        return exc
+def _write_together(writes: list[Write]) -> list[bool | Exception]:
+    lease_until = timezone.now() + timedelta(seconds=settings.RELAY_LEASE_SECONDS)
+    held: set[int] = set()
+    renewing: dict[str, list[int]] = {}
+    for index, write in enumerate(writes):
+        if write.updates:
+            values = {"next_seq": write.first + len(write.events), **write.updates}
+            if "lease_owner" not in write.updates:
+                values["lease_expires_at"] = lease_until
+            if update_held_turn(write.turn_id, write.owner, values):
+                held.add(index)
+        else:
+            renewing.setdefault(write.owner, []).append(index)
+    for owner, indexes in renewing.items():
+        held |= _renew_held(owner, [(i, writes[i]) for i in indexes], lease_until)
+    insert_rows((writes[i].turn_id, writes[i].first, writes[i].events) for i in sorted(held))
+    asked = [writes[i].turn_id for i in held if writes[i].check_cancel]
+    cancelled = _cancel_requested(asked) if asked else set()
+    return [
+        _pk(write.turn_id) in cancelled
+        if index in held
+        else LeaseLost(f"turn {write.turn_id} is no longer held by {write.owner}")
+        for index, write in enumerate(writes)
+    ]
 
 
-_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriteBatcher] = (
-    weakref.WeakKeyDictionary()
-)
+def _pk(turn_id: Any) -> Any:
+    return Turn._meta.pk.get_db_prep_save(turn_id, connection)  # type: ignore[union-attr]
 
 
-def write_batcher() -> WriteBatcher:
-    """This event loop's batcher: one per loop, as a channel layer is one per process."""
-    loop = asyncio.get_running_loop()
-    batcher = _batchers.get(loop)
-    if batcher is None:
-        batcher = _batchers[loop] = WriteBatcher()
-    return batcher
+def _chunks(items: list[T], params_each: int, extra: int = 0) -> Iterable[list[T]]:
+    size = max(1, ((connection.features.max_query_params or 10_000) - extra) // params_each)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _renew_held(owner: str, writes: list[tuple[int, Write]], until: Any) -> set[int]:
+    """`UPDATE turn SET next_seq = CASE id …, lease_expires_at = … WHERE id IN (…) AND
+    lease_owner = owner`: the indexes of the writes whose turn the owner still holds."""
+    meta = Turn._meta
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)  # type: ignore[union-attr]
+    expires = meta.get_field("lease_expires_at")
+    until_db = expires.get_db_prep_save(until, connection)  # type: ignore[union-attr]
+    columns = {name: quote(meta.get_field(name).column) for name in ("next_seq", "lease_owner")}  # type: ignore[union-attr]
+    held: set[int] = set()
+    for part in _chunks(writes, 3, extra=2):
+        ids = [_pk(write.turn_id) for _, write in part]
+        cases = " ".join(["WHEN %s THEN %s"] * len(part))
+        marks = ", ".join(["%s"] * len(part))
+        params: list[Any] = []
+        for (_, write), turn_pk in zip(part, ids, strict=True):
+            params += (turn_pk, write.first + len(write.events))
+        sql = (
+            f"UPDATE {table} SET {columns['next_seq']} = CASE {pk} {cases} "
+            f"ELSE {columns['next_seq']} END, {quote(expires.column)} = %s "  # type: ignore[union-attr]
+            f"WHERE {pk} IN ({marks}) AND {columns['lease_owner']} = %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, until_db, *ids, owner])
+            if cursor.rowcount == len(part):
+                held.update(index for index, _ in part)
+                continue
+            cursor.execute(
+                f"SELECT {pk} FROM {table} WHERE {pk} IN ({marks}) "
+                f"AND {columns['lease_owner']} = %s",
+                [*ids, owner],
+            )
+            still = {row[0] for row in cursor.fetchall()}
+        held.update(
+            index for (index, _), turn_pk in zip(part, ids, strict=True) if turn_pk in still
+        )
+    return held
+
+
+def _cancel_requested(turn_ids: list[Any]) -> set[Any]:
+    meta = Turn._meta
+    quote = connection.ops.quote_name
+    pk = quote(meta.pk.column)  # type: ignore[union-attr]
+    flag = quote(meta.get_field("cancel_requested").column)  # type: ignore[union-attr]
+    found: set[Any] = set()
+    with connection.cursor() as cursor:
+        for part in _chunks(turn_ids, 1):
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(
+                f"SELECT {pk} FROM {quote(meta.db_table)} WHERE {pk} IN ({marks}) AND {flag}",
+                [_pk(turn_id) for turn_id in part],
+            )
+            found.update(row[0] for row in cursor.fetchall())
+    return found
 
 
 def update_held_turn(turn_id: Any, owner: str, values: dict[str, Any]) -> bool:
@@ -141,23 +205,29 @@ def update_held_turn(turn_id: Any, owner: str, values: dict[str, Any]) -> bool:
 _EVENT_COLUMNS = ("turn", "seq", "type", "data", "received_ms")
 
 
-def insert_events(turn_id: Any, first: int, pending: list[tuple[str, str, int]]) -> None:
+def insert_events(turn_id: Any, first: int, events: list[Event]) -> None:
+    """One turn's events from seq `first`."""
+    insert_rows([(turn_id, first, events)])
+
+
+def insert_rows(turns: Iterable[tuple[Any, int, list[Event]]]) -> None:
     """The rows `TurnEvent.objects.bulk_create` would insert, in the same multi-row INSERTs,
-    without building a model instance and compiling SQL per row (bench/README.md)."""
-    if not pending:
-        return
+    without building a model instance and compiling SQL per row (bench/README.md); the
+    events of every turn of a round go in the same statements."""
     meta = TurnEvent._meta
     fields = [meta.get_field(name) for name in _EVENT_COLUMNS]
+    rows: list[tuple[Any, ...]] = []
+    for turn_id, first, events in turns:
+        turn = fields[0].get_db_prep_save(turn_id, connection)  # type: ignore[union-attr]
+        rows += [(turn, seq, *event) for seq, event in enumerate(events, first)]
+    if not rows:
+        return
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[union-attr]
     head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
     row = f"({', '.join(['%s'] * len(fields))})"
-    turn = fields[0].get_db_prep_save(turn_id, connection)  # type: ignore[union-attr]
-    size = max(1, connection.ops.bulk_batch_size(fields, pending))
+    size = max(1, connection.ops.bulk_batch_size(fields, rows))
     with connection.cursor() as cursor:
-        for start in range(0, len(pending), size):
-            part = pending[start : start + size]
-            params: list[Any] = []
-            for seq, (kind, data, ms) in enumerate(part, first + start):
-                params += (turn, seq, kind, data, ms)
-            cursor.execute(head + ", ".join([row] * len(part)), params)
+        for start in range(0, len(rows), size):
+            part = rows[start : start + size]
+            cursor.execute(head + ", ".join([row] * len(part)), [v for r in part for v in r])

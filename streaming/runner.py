@@ -29,7 +29,9 @@ class TurnRun:
     def __init__(self, turn: Turn, *, owner: str) -> None:
         self.turn = turn
         self.log = turn_logger(turn.pk, __name__)
-        self.writer = LogWriter(turn, owner=owner, on_cancel_requested=self.cancel)
+        self.writer = LogWriter(
+            turn, owner=owner, on_cancel_requested=self.cancel, on_lease_lost=self._lease_lost
+        )
         self.fold = TurnFold()
         self.gate = holdback.gate_for(self.writer)  # None unless MODERATION_MODE is hold
         self.task: asyncio.Task[None] | None = None
@@ -40,9 +42,11 @@ class TurnRun:
         if self.task is not None:
             self.task.cancel()
 
+    def _lease_lost(self) -> None:
+        self.cancel("lease_lost")
+
     async def run(self) -> None:
         self.task = asyncio.current_task()
-        timer = asyncio.create_task(self.writer.run_timer())
         try:
             if self.turn.cancel_requested:
                 status, error = "cancelled", "cancelled before it started"
@@ -54,15 +58,18 @@ class TurnRun:
         except holdback.HeldBack as exc:
             status, error = "failed", str(exc)
         except LeaseLost:
-            self.log.warning("lease lost: another worker ended the turn")
-            return
+            status = "lease_lost"
         except Exception as exc:
             self.log.exception("the turn failed inside the relay")
             self.writer.add_model(RelayError(kind="internal", message=f"relay error: {exc}"))
             status, error = "failed", "the relay hit an internal error"
-        finally:
-            timer.cancel()
-        await self._finish(status, error)
+        try:
+            if status == "lease_lost":
+                raise LeaseLost
+            await self._finish(status, error)
+        except LeaseLost:
+            self.writer.close()
+            self.log.warning("lease lost: another worker ended the turn")
 
     async def _converse(self) -> tuple[str, str]:
         config = UpstreamConfig.from_settings()
@@ -180,7 +187,10 @@ async def turn_finish(
         lease_owner="",
         lease_expires_at=None,
     )
-    await writer.flush()
+    try:
+        await writer.flush()
+    finally:
+        writer.close()
 
 
 def _outcome(acc: Accumulator) -> tuple[str, str]:

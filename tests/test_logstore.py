@@ -1,17 +1,20 @@
-"""Batched writes of turn logs: rounds, lease isolation, the raw update."""
+"""Batched writes of turn logs: rounds, lease isolation, heartbeats, the raw update."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from streaming import flusher as flusher_module
 from streaming import logstore
-from streaming.logstore import LeaseLost
+from streaming.eventlog import LogWriter
+from streaming.logstore import LeaseLost, Write
 from streaming.models import Conversation, Turn, TurnEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,41 +28,54 @@ def make_turn(owner: str = "worker-a") -> Turn:
     )
 
 
-def write(turn: Turn, owner: str, first: int, n: int) -> int:
-    if not logstore.update_held_turn(turn.pk, owner, {"next_seq": first + n}):
-        raise LeaseLost("not held")
-    logstore.insert_events(turn.pk, first, [("t", "{}", 0)] * n)
-    return n
+def write(turn: Turn, first: int, n: int, owner: str = "worker-a", **kw: Any) -> Write:
+    return Write(turn.pk, owner, first, [("t", "{}", 0)] * n, **kw)
 
 
 def test_a_lost_lease_fails_only_its_own_write_in_a_round() -> None:
-    """One round, two turns: the one whose lease is gone writes nothing, the other writes."""
-    held, lost = make_turn(), make_turn(owner="someone-else")
-    results = logstore._run_round(
-        [
-            functools.partial(write, held, "worker-a", 0, 3),
-            functools.partial(write, lost, "worker-a", 0, 2),
-        ]
-    )
-    assert results[0] == 3 and isinstance(results[1], LeaseLost)
+    """One round, three turns of one owner: the one whose lease is gone writes nothing (the
+    round's one UPDATE misses it and the held ones are read back), the others write."""
+    held, lost, other = make_turn(), make_turn(owner="someone-else"), make_turn()
+    results = logstore.write_round([write(held, 0, 3), write(lost, 0, 2), write(other, 0, 1)])
+    assert results[0] is False and isinstance(results[1], LeaseLost) and results[2] is False
     assert TurnEvent.objects.filter(turn=held).count() == 3
     assert not TurnEvent.objects.filter(turn=lost).exists()
-    assert Turn.objects.get(pk=held.pk).next_seq == 3
+    assert [Turn.objects.get(pk=t.pk).next_seq for t in (held, lost, other)] == [3, 0, 1]
 
 
 def test_a_database_error_in_a_round_is_isolated_to_its_write() -> None:
     """A duplicate seq fails its write; the round is retried write by write, others land."""
     first, second = make_turn(), make_turn()
-    write(first, "worker-a", 0, 2)
-    results = logstore._run_round(
-        [
-            functools.partial(write, first, "worker-a", 1, 1),
-            functools.partial(write, second, "worker-a", 0, 2),
-        ]
-    )
-    assert isinstance(results[0], Exception) and results[1] == 2
+    logstore.write_round([write(first, 0, 2)])
+    results = logstore.write_round([write(first, 1, 1), write(second, 0, 2)])
+    assert isinstance(results[0], Exception) and results[1] is False
     assert TurnEvent.objects.filter(turn=first).count() == 2
     assert TurnEvent.objects.filter(turn=second).count() == 2
+
+
+def test_a_round_renews_leases_moves_next_seq_and_reads_cancel_flags() -> None:
+    turns = [make_turn() for _ in range(4)]
+    Turn.objects.filter(pk=turns[2].pk).update(cancel_requested=True)
+    before = timezone.now()
+    results = logstore.write_round(
+        [write(t, 0, i, check_cancel=i >= 2) for i, t in enumerate(turns)]
+    )
+    assert results == [False, False, True, False]
+    for i, turn in enumerate(turns):
+        turn.refresh_from_db()
+        assert turn.next_seq == i and turn.lease_expires_at > before
+        assert list(TurnEvent.objects.filter(turn=turn).values_list("seq", flat=True)) == list(
+            range(i)
+        )
+
+
+def test_a_final_write_saves_its_fields_and_releases_the_lease() -> None:
+    turn = make_turn()
+    updates = {"status": "completed", "lease_owner": "", "lease_expires_at": None}
+    assert logstore.write_round([write(turn, 0, 2, updates=updates)]) == [False]
+    turn.refresh_from_db()
+    assert (turn.next_seq, turn.lease_owner, turn.lease_expires_at) == (2, "", None)
+    assert isinstance(logstore.write_round([write(turn, 2, 1)])[0], LeaseLost)
 
 
 def test_the_raw_update_converts_each_field_as_the_orm_would() -> None:
@@ -75,20 +91,77 @@ def test_the_raw_update_converts_each_field_as_the_orm_would() -> None:
     assert not logstore.update_held_turn(turn.pk, "worker-b", {"error": "y"})
 
 
-async def test_concurrent_writes_share_rounds(monkeypatch) -> None:
-    """Writes that arrive while a round runs go together into the next one."""
+async def test_concurrent_flushes_share_rounds(monkeypatch) -> None:
+    """Writers that flush while a round runs go together into the next one."""
     turns = [await sync_to_async(make_turn)() for _ in range(12)]
     rounds: list[int] = []
-    real = logstore._run_round
+    real = logstore.write_round
 
-    def counting(jobs):
-        rounds.append(len(jobs))
-        return real(jobs)
+    def counting(writes):
+        rounds.append(len(writes))
+        return real(writes)
 
-    monkeypatch.setattr(logstore, "_run_round", counting)
-    batcher = logstore.WriteBatcher()
-    results = await asyncio.gather(
-        *(batcher.write(functools.partial(write, t, "worker-a", 0, 1)) for t in turns)
-    )
-    assert results == [1] * 12
+    monkeypatch.setattr(logstore, "write_round", counting)
+    writers = [LogWriter(turn, owner="worker-a") for turn in turns]
+
+    async def one(writer: LogWriter) -> None:
+        writer.add("t", "{}")
+        await writer.flush()
+        writer.close()
+
+    await asyncio.gather(*(one(w) for w in writers))
     assert sum(rounds) == 12 and len(rounds) < 12
+    counts = await sync_to_async(
+        lambda: [TurnEvent.objects.filter(turn=t).count() for t in turns]
+    )()
+    assert counts == [1] * 12
+
+
+async def test_events_are_flushed_within_the_interval_without_asking(settings) -> None:
+    settings.RELAY_FLUSH_INTERVAL = 0.02
+    turn = await sync_to_async(make_turn)()
+    writer = LogWriter(turn, owner="worker-a")
+    writer.add("t", "{}")
+    writer.add("t", "{}")
+    await asyncio.sleep(0.5)
+    assert await sync_to_async(TurnEvent.objects.filter(turn=turn).count)() == 2
+    assert writer.next_seq == 2
+    writer.close()
+
+
+async def test_heartbeat_rounds_renew_idle_leases_and_pass_on_a_cancel_flag(settings) -> None:
+    """No events for a third of the lease: a round renews it anyway and reads the flag."""
+    settings.RELAY_LEASE_SECONDS = 0.6
+    cancelled: list[bool] = []
+    turn = await sync_to_async(make_turn)()
+    loop = asyncio.get_running_loop()
+    flushers_before = dict(flusher_module._flushers)
+    flusher_module._flushers.pop(loop, None)  # a clock with this test's settings
+    try:
+        writer = LogWriter(
+            turn, owner="worker-a", on_cancel_requested=lambda: cancelled.append(True)
+        )
+        await writer.flush()
+        first = (await sync_to_async(Turn.objects.get)(pk=turn.pk)).lease_expires_at
+        await sync_to_async(Turn.objects.filter(pk=turn.pk).update)(cancel_requested=True)
+        await asyncio.sleep(0.5)
+        renewed = (await sync_to_async(Turn.objects.get)(pk=turn.pk)).lease_expires_at
+        assert renewed > first and cancelled
+        writer.close()
+    finally:
+        flusher_module._flushers.clear()
+        flusher_module._flushers.update(flushers_before)
+
+
+async def test_a_lost_lease_stops_the_writer_and_says_so() -> None:
+    turn = await sync_to_async(make_turn)()
+    lost: list[bool] = []
+    writer = LogWriter(turn, owner="worker-a", on_lease_lost=lambda: lost.append(True))
+    await sync_to_async(Turn.objects.filter(pk=turn.pk).update)(lease_owner="sweeper")
+    writer.add("t", "{}")
+    with pytest.raises(LeaseLost):
+        await writer.flush()
+    assert lost == [True] and writer.closed
+    with pytest.raises(LeaseLost):
+        await writer.flush()
+    assert not await sync_to_async(TurnEvent.objects.filter(turn=turn).exists)()
