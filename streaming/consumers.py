@@ -1,9 +1,9 @@
 """The browser's socket for one turn: replay the log after `?after=N`, then follow live.
 
-The consumer joins the group before it reads the database, so nothing committed after the
-read is missed; live batches it already sent are dropped by `seq`. If a live batch arrives
-past a gap (the layer dropped a message), the gap is read from the database: the log is
-committed before it is relayed, so it always has it.
+The consumer joins its turn (through the process's hub, `streaming/hub.py`) before it reads
+the database, so nothing committed after the read is missed; live batches it already sent
+are dropped by `seq`. If a live batch arrives past a gap (the layer dropped a message), the
+gap is read from the database: the log is committed before it is relayed, so it always has it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.conf import settings
 
 from streaming.eventlog import frame, frames, read_envelopes
 from streaming.events import RelayReplayDone
+from streaming.hub import hub_for
 from streaming.logs import turn_logger
 from streaming.logstore import db
 from streaming.models import Turn
@@ -36,9 +37,9 @@ REPLAY_DONE = frame([f'{{"event":{RelayReplayDone().model_dump_json()}}}'])
 class TurnConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its per-message `aclose_old_connections()`: a hop to
-        the one thread-sensitive thread before every message, which serialised every live
-        batch of every viewer in the process (bench/load.py). This consumer touches the
-        database only through `db()`, which closes its own connections."""
+        the one thread-sensitive thread before every message, which serialised every viewer
+        in the process (bench/load.py). This consumer touches the database only through
+        `db()`, which closes its own connections."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -46,6 +47,9 @@ class TurnConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.group: str | None = None
+        self.busy = True  # until the replay is sent, live batches wait in `inbox`
+        self.inbox: list[dict[str, Any]] = []
+        self.worker: asyncio.Task[None] | None = None
         user = self.scope.get("user")
         after = _after(self.scope.get("query_string", b""))
         turn_id = self.scope["url_route"]["kwargs"]["turn_id"]
@@ -58,8 +62,9 @@ class TurnConsumer(AsyncWebsocketConsumer):
             return
         self.turn_id, self.sent, self.done = turn.pk, after, False
         self.log = turn_logger(turn.pk, __name__)
+        self.hub = hub_for(self.channel_layer)
         self.group = turn.group_name
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.hub.join(self.group, self)
         await self.accept()
         await self._catch_up()
         # A final status is committed with the turn's last event: nothing more will come.
@@ -67,14 +72,47 @@ class TurnConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=REPLAY_DONE)
         if self.done:
             await self.close()
+            return
+        await self._work()
 
     async def disconnect(self, code: int) -> None:
+        self.done = True
+        if self.worker is not None:
+            self.worker.cancel()
         if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.hub.leave(self.group, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # The protocol needs nothing from the browser; say so rather than ignore it.
         await self.send(text_data=json.dumps({"error": "this socket does not accept messages"}))
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """A live batch from the hub. Sent at once when it follows what was sent and the
+        client keeps up; otherwise queued for this socket's own task (a gap to read from the
+        database, a backlog to wait on), so the hub never waits for one socket."""
+        if self.done:
+            return
+        if self.busy or not self._sendable(message):
+            self.inbox.append(message)
+            if not self.busy:
+                self.busy = True
+                self.worker = asyncio.ensure_future(self._work())
+            return
+        await self.stream_events(message)
+
+    def _sendable(self, message: dict[str, Any]) -> bool:
+        if message["first"] > self.sent + 1:
+            return False  # a gap
+        backlog = transport_backlog(self.base_send)
+        return backlog is None or backlog <= settings.RELAY_WS_MAX_BACKLOG_BYTES
+
+    async def _work(self) -> None:
+        """Send what waits in the inbox, in order; then live batches go straight through."""
+        try:
+            while self.inbox and not self.done:
+                await self.stream_events(self.inbox.pop(0))
+        finally:
+            self.busy = False
 
     async def stream_events(self, message: dict[str, Any]) -> None:
         if self.done:
@@ -119,8 +157,8 @@ class TurnConsumer(AsyncWebsocketConsumer):
     async def _drained(self) -> bool:
         """Past the backlog limit, wait for the client to catch up; False if it does not.
 
-        Waiting is safe: everything is in the log, and a live batch the layer drops while
-        this consumer waits is read back from the database as a gap. It is also what paces
+        Waiting is safe: everything is in the log, and live batches wait in the inbox
+        meanwhile (or are read back from the database as a gap). It is also what paces
         a replay, which would otherwise be written as fast as the database reads.
         """
         limit = settings.RELAY_WS_MAX_BACKLOG_BYTES

@@ -154,7 +154,13 @@ class LogWriter:
         first = write.first
         envelopes = [envelope(first + i, data) for i, (_, data, _) in enumerate(write.events)]
         done = write.events[-1][0] == "relay.turn.done"
-        return {"type": "stream.events", "first": first, "envelopes": envelopes, "done": done}
+        return {
+            "type": "stream.events",
+            "group": self.group,  # the hub routes by it (streaming/hub.py)
+            "first": first,
+            "envelopes": envelopes,
+            "done": done,
+        }
 
     def relayed(self, write: logstore.Write, result: Any) -> None:
         """After the round's layer messages: wake whoever waits, and act on what it found."""

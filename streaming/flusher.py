@@ -67,6 +67,15 @@ class Flusher:
     def _ensure_running(self) -> None:
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._run())
+            self.task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """A clock cancelled (the loop is closing) while writers wait on it: a turn being
+        cancelled at the same time still writes its last events and `relay.turn.done`,
+        so the clock starts again for them."""
+        if self.asking and self.task is task and not self.loop.is_closed():
+            self.task = None
+            self._ensure_running()
 
     async def _run(self) -> None:
         while self.open or self.asking:

@@ -19,6 +19,8 @@ from typing import Any
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 
+from streaming.hub import HUB_PREFIX
+
 CLEAN_EVERY = 1.0  # seconds
 
 
@@ -52,6 +54,35 @@ class InMemoryLayer(InMemoryChannelLayer):
         self.require_valid_channel_name(channel)
         assert "__asgi_channel__" not in message
         self._put(channel, message)
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        return (await self._receive(channel, 1))[0]
+
+    async def receive_many(self, channel: str) -> list[dict[str, Any]]:
+        """Every message waiting on `channel` (at least one): the hub takes a round at once."""
+        return await self._receive(channel, None)
+
+    async def _receive(self, channel: str, most: int | None) -> list[dict[str, Any]]:
+        # channels' receive makes a new Queue on every call (setdefault's default), and
+        # the hub receives once per batch of every turn.
+        self.require_valid_channel_name(channel)
+        self._clean_expired()
+        queue = self.channels.get(channel)
+        if queue is None:
+            queue = self.channels[channel] = asyncio.Queue(maxsize=self.get_capacity(channel))
+        try:
+            messages = [(await queue.get())[1]]
+            while not queue.empty() and (most is None or len(messages) < most):
+                messages.append(queue.get_nowait()[1])
+        finally:
+            if queue.empty():
+                self.channels.pop(channel, None)
+        return messages
+
+    def get_capacity(self, channel: str) -> int:
+        # A hub channel carries every turn's batches for the process: unbounded (0), as
+        # its one reader takes them all at once.
+        return 0 if channel.startswith(HUB_PREFIX) else super().get_capacity(channel)
 
     def _put(self, channel: str, message: dict[str, Any]) -> None:
         queue = self.channels.get(channel)

@@ -26,6 +26,7 @@ import httpx
 from django.conf import settings
 
 from streaming.events import MalformedEvent, StreamEvent, parse_event
+from streaming.sockets import use_asyncio_sockets
 from streaming.sse import SSEDecoder
 
 RawEvent = tuple[str, StreamEvent]
@@ -73,10 +74,12 @@ class UpstreamConfig:
 
 
 def make_client(config: UpstreamConfig, **kwargs: Any) -> httpx.AsyncClient:
-    """A client for one turn. Read timeouts are ours (first event, idle), not httpx's."""
+    """A client for one turn. Read timeouts are ours (first event, idle), not httpx's; its
+    sockets are plain asyncio ones (`streaming/sockets.py`)."""
     timeout = httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0)
     if "transport" not in kwargs:
-        kwargs.setdefault("verify", _tls_context())
+        transport = httpx.AsyncHTTPTransport(verify=kwargs.pop("verify", _tls_context()))
+        kwargs["transport"] = use_asyncio_sockets(transport)
     return httpx.AsyncClient(timeout=timeout, **kwargs)
 
 
@@ -124,31 +127,33 @@ async def _stream_once(
     headers = {"Authorization": f"Bearer {config.api_key}", "Accept": "text/event-stream"}
     payload = {**body, "stream": True}
     reader = _EventReader()
+    deadline = _Deadline(loop.time() + config.first_event_timeout)
     try:
-        async with asyncio.timeout_at(loop.time() + config.first_event_timeout) as deadline:
-            async with client.stream(
-                "POST", f"{config.base_url}/responses", json=payload, headers=headers
-            ) as response:
-                await _check_response(response)
-                async for chunk in response.aiter_bytes():
-                    batch = reader.feed(chunk)
-                    if batch:
-                        deadline.reschedule(None)  # the consumer's time is not ours
-                        yield batch
-                        if reader.finished:
-                            return
-                    if reader.error:  # raised only after the good events before it
-                        raise reader.error
-                    deadline.reschedule(loop.time() + _wait(config, reader))
-                tail = reader.close()
-                if tail:
-                    deadline.reschedule(None)
-                    yield tail
-                if reader.error:
+        async with client.stream(
+            "POST", f"{config.base_url}/responses", json=payload, headers=headers
+        ) as response:
+            await _check_response(response)
+            async for chunk in response.aiter_bytes():
+                batch = reader.feed(chunk)
+                if batch:
+                    deadline.move(None)  # the consumer's time is not ours
+                    yield batch
+                    if reader.finished:
+                        return
+                if reader.error:  # raised only after the good events before it
                     raise reader.error
-                if not (reader.finished or reader.errored):
-                    raise UpstreamError("closed", "the upstream closed the stream before it ended")
-    except TimeoutError:
+                deadline.move(loop.time() + _wait(config, reader))
+            tail = reader.close()
+            if tail:
+                deadline.move(None)
+                yield tail
+            if reader.error:
+                raise reader.error
+            if not (reader.finished or reader.errored):
+                raise UpstreamError("closed", "the upstream closed the stream before it ended")
+    except asyncio.CancelledError:
+        if not deadline.expired_here():
+            raise
         if reader.errored:  # the `error` event already said why the stream ended
             return
         phase = "the next event" if reader.count else "the first event"
@@ -162,6 +167,58 @@ async def _stream_once(
             raise UpstreamError("closed", message) from None
         kind = "connect" if isinstance(exc, httpx.ConnectError) else "closed"
         raise UpstreamError(kind, f"upstream connection failed: {reason}") from None
+    finally:
+        deadline.close()
+
+
+class _Deadline:
+    """`asyncio.timeout` for one stream, with a deadline that is free to move.
+
+    The idle timeout moves with every network chunk, and `Timeout.reschedule` cancels and
+    schedules a timer each time (twice per chunk here, 7% of reading a paced stream). This
+    timer stays where it is when the deadline moves later: when it fires, it re-arms for the
+    new deadline, or cancels the task if the deadline has passed. `None` suspends it (while
+    the consumer holds a batch). Like `asyncio.timeout`, the cancel is told apart from any
+    other by the task's cancel count (`expired_here`).
+    """
+
+    def __init__(self, when: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._cancelling = self._task.cancelling() if self._task else 0
+        self._when: float | None = when
+        self._armed = when
+        self._handle: asyncio.TimerHandle | None = self._loop.call_at(when, self._fire)
+        self.expired = False
+
+    def move(self, when: float | None) -> None:
+        self._when = when
+        if when is not None and (self._handle is None or when < self._armed):
+            if self._handle is not None:
+                self._handle.cancel()
+            self._armed = when
+            self._handle = self._loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        if self._when is None or self._task is None:
+            return  # suspended: `move` arms it again
+        if self._when > self._loop.time():
+            self._armed = self._when
+            self._handle = self._loop.call_at(self._when, self._fire)
+            return
+        self.expired = True
+        self._task.cancel()
+
+    def expired_here(self) -> bool:
+        """On a CancelledError: True if it is this deadline's (which is then consumed)."""
+        self.close()
+        return self.expired and self._task is not None and self._task.uncancel() <= self._cancelling
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 def _wait(config: UpstreamConfig, reader: _EventReader) -> float:

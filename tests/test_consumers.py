@@ -120,7 +120,13 @@ def store(turn: Turn, seqs: range, *, done: bool = False) -> list[str]:
 async def publish(turn: Turn, first: int, envelopes: list[str], *, done: bool = False) -> None:
     await get_channel_layer().group_send(
         turn.group_name,
-        {"type": "stream.events", "first": first, "envelopes": envelopes, "done": done},
+        {
+            "type": "stream.events",
+            "group": turn.group_name,
+            "first": first,
+            "envelopes": envelopes,
+            "done": done,
+        },
     )
 
 

@@ -165,3 +165,20 @@ async def test_a_lost_lease_stops_the_writer_and_says_so() -> None:
     with pytest.raises(LeaseLost):
         await writer.flush()
     assert not await sync_to_async(TurnEvent.objects.filter(turn=turn).exists)()
+
+
+async def test_a_flush_asked_while_the_clock_is_being_cancelled_still_completes() -> None:
+    """At loop shutdown every task is cancelled at once; a turn that then writes its last
+    events must not wait forever on a clock that was cancelled with it."""
+    turn = await sync_to_async(make_turn)()
+    writer = LogWriter(turn, owner="worker-a")
+    clock = flusher_module.flusher()
+    writer.add("t", "{}")
+    await writer.flush()  # the clock is running, waiting for its next round
+    assert clock.task is not None and not clock.task.done()
+    clock.task.cancel()  # its cancel is pending when the writer asks
+    writer.add("t", "{}")
+    async with asyncio.timeout(5):  # not wait_for: its task would ask a loop step later
+        await writer.flush()
+    assert await sync_to_async(TurnEvent.objects.filter(turn=turn).count)() == 2
+    writer.close()

@@ -370,3 +370,18 @@ async def test_the_consumers_own_time_is_not_counted():
             seen.extend(event.type for _, event in batch)
             await asyncio.sleep(0.15)
     assert seen == ["response.created", "response.output_text.delta", "response.completed"]
+
+
+async def test_a_cancel_from_outside_is_not_taken_for_a_timeout():
+    """Stopping a turn cancels its task while it waits on the upstream: that cancel goes
+    through as a cancel, and the stream's timer does not fire afterwards."""
+    config = replace(CONFIG, first_event_timeout=0.3, idle_timeout=0.3)
+    server = Upstream(sse(CREATED, 5.0, COMPLETED))
+    got: list[Any] = []
+    task = asyncio.ensure_future(run(server, config, got=got))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled() and types(got) == ["response.created"]
+    await asyncio.sleep(0.4)  # past both deadlines: nothing cancels this test's task

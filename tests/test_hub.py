@@ -1,0 +1,74 @@
+"""The process's hub: one group membership per turn, every local viewer served."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from streaming.hub import Hub
+from streaming.layers import InMemoryLayer
+
+
+class Viewer:
+    def __init__(self, fail: bool = False) -> None:
+        self.got: list[int] = []
+        self.fail = fail
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        if self.fail:
+            raise RuntimeError("a broken socket")
+        self.got.append(message["first"])
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_viewers_of_a_turn_share_one_membership_and_each_get_every_batch() -> None:
+    layer = InMemoryLayer()
+    hub = Hub(layer)
+    first, second, elsewhere = Viewer(), Viewer(), Viewer()
+    await hub.join("turn.a", first)
+    await hub.join("turn.a", second)
+    await hub.join("turn.b", elsewhere)
+    assert len(layer.groups["turn.a"]) == 1
+    for n in range(3):
+        await layer.group_send_many(
+            [
+                ("turn.a", {"type": "stream.events", "group": "turn.a", "first": n}),
+                ("turn.b", {"type": "stream.events", "group": "turn.b", "first": 10 + n}),
+            ]
+        )
+    await settle()
+    assert first.got == second.got == [0, 1, 2] and elsewhere.got == [10, 11, 12]
+    await hub.leave("turn.a", first)
+    assert "turn.a" in layer.groups
+    await hub.leave("turn.a", second)
+    assert "turn.a" not in layer.groups
+
+
+async def test_a_viewer_that_fails_does_not_stop_the_others() -> None:
+    layer = InMemoryLayer()
+    hub = Hub(layer)
+    broken, fine = Viewer(fail=True), Viewer()
+    await hub.join("turn.a", broken)
+    await hub.join("turn.a", fine)
+    await layer.group_send("turn.a", {"type": "stream.events", "group": "turn.a", "first": 0})
+    await layer.group_send("turn.a", {"type": "stream.events", "group": "turn.a", "first": 1})
+    await settle()
+    assert fine.got == [0, 1]
+
+
+async def test_a_round_of_many_turns_is_not_dropped_by_the_channel_capacity() -> None:
+    """The hub channel takes every turn's batch of a round: more than a channel's capacity."""
+    layer = InMemoryLayer(capacity=10)
+    hub = Hub(layer)
+    viewers = [Viewer() for _ in range(50)]
+    for i, viewer in enumerate(viewers):
+        await hub.join(f"turn.{i}", viewer)
+    await layer.group_send_many(
+        [(f"turn.{i}", {"type": "x", "group": f"turn.{i}", "first": i}) for i in range(50)]
+    )
+    await settle()
+    assert [v.got for v in viewers] == [[i] for i in range(50)]
