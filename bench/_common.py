@@ -8,7 +8,10 @@ import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -22,11 +25,11 @@ PROMPT = f"x [sim:long tps=0 deltas={DELTAS} seed=1]"
 BODY = {"model": MODEL, "input": PROMPT, "stream": True}
 
 
-def start_simulator():
-    """A separate daphne process serving only the simulator: (process, base URL ending /v1)."""
+def start_simulator(server: str = "daphne"):
+    """A separate process serving only the simulator: (process, base URL ending /v1)."""
     from tests.simulator_server import start_simulator as start
 
-    return start()
+    return start(server=server)
 
 
 def stop(process) -> None:
@@ -53,38 +56,122 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def ws_read(port: int, path: str, cookies: str) -> tuple[list[str], int | None]:
-    """A minimal RFC 6455 client: every text message until the server closes, and the code."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**22)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: http://127.0.0.1:{port}\r\nCookie: {cookies}\r\n\r\n"
-        ).encode()
-    )
-    head = await reader.readuntil(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise RuntimeError(f"WebSocket refused: {head[:200]!r}")
-    messages, parts = [], []
-    try:
-        while True:
-            b0, b1 = await reader.readexactly(2)
-            size = b1 & 0x7F
+class WebSocketReader(asyncio.Protocol):
+    """A minimal RFC 6455 client, read as an asyncio protocol: every text message goes to
+    `on_message` (bytes) as it arrives; `closed` resolves to the server's close code.
+
+    A protocol rather than a stream reader: no task wake-up and no buffer copies per frame,
+    which is most of a client's CPU when hundreds of sockets each get a small frame every
+    20 ms (bench/load.py). Server frames are never masked; ours are (with a zero key).
+    """
+
+    def __init__(self, request: bytes, on_message: Callable[[bytes], None]) -> None:
+        self.request = request
+        self.on_message = on_message
+        self.closed: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.upgraded = False
+        self.pending = b""
+        self.parts: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        if self.pending:
+            data = self.pending + data
+        if not self.upgraded:
+            head, blank, data = data.partition(b"\r\n\r\n")
+            if not blank:
+                self.pending = head
+                return
+            if not head.startswith(b"HTTP/1.1 101"):
+                self.end(RuntimeError(f"WebSocket refused: {head[:200]!r}"))
+                return
+            self.upgraded = True
+        self.pending = data[self.read_frames(data) :]
+
+    def read_frames(self, data: bytes) -> int:
+        """Handle every whole frame in `data`; returns where the unfinished one starts."""
+        start, end = 0, len(data)
+        while end - start >= 2:
+            size, at = data[start + 1] & 0x7F, start + 2
             if size >= 126:
-                size = int.from_bytes(await reader.readexactly(2 if size == 126 else 8), "big")
-            payload = await reader.readexactly(size)  # a server never masks
-            opcode = b0 & 0x0F
-            if opcode == 8:  # close: echo the code, masked (zero key) as a client must
-                writer.write(b"\x88\x82\0\0\0\0" + payload[:2])
-                return messages, int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
-            if opcode in (0, 1):
-                parts.append(payload)
-                if b0 & 0x80:
-                    messages.append(b"".join(parts).decode())
-                    parts = []
-            elif opcode == 9:  # ping -> pong
-                writer.write(bytes([0x8A, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
+                at += 2 if size == 126 else 8
+                if at > end:
+                    break
+                size = int.from_bytes(data[start + 2 : at], "big")
+            if at + size > end:
+                break
+            self.frame(data[start], data[at : at + size])
+            start = at + size
+        return start
+
+    def frame(self, head: int, payload: bytes) -> None:
+        if head == 0x81:  # a whole text message, the common case
+            self.on_message(payload)
+            return
+        opcode = head & 0x0F
+        if opcode in (0, 1):  # a fragment
+            self.parts.append(payload)
+            if head & 0x80:
+                self.on_message(b"".join(self.parts))
+                self.parts = []
+        elif opcode == 8:  # close: echo its code, then the server ends the connection
+            self.control(0x88, payload[:2])
+            self.end(int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None)
+        elif opcode == 9:  # ping
+            self.control(0x8A, payload)
+
+    def control(self, head: int, payload: bytes) -> None:
+        assert self.transport is not None and len(payload) < 126
+        self.transport.write(bytes([head, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
+
+    def end(self, outcome: int | Exception | None) -> None:
+        if not self.closed.done():
+            if isinstance(outcome, Exception):
+                self.closed.set_exception(outcome)
+            else:
+                self.closed.set_result(outcome)
+        if isinstance(outcome, Exception) and self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.end(exc)  # without a close frame: None, or what broke it
+
+
+async def ws_follow(
+    url: str, headers: dict[str, str], on_message: Callable[[bytes], None]
+) -> int | None:
+    """Open the WebSocket at `url` (`ws://host:port/path`), give every text message to
+    `on_message` until the server closes, and return the close code (None without one)."""
+    where = urlsplit(url)
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [
+        f"GET {where.path}{'?' + where.query if where.query else ''} HTTP/1.1",
+        f"Host: {where.netloc}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    loop = asyncio.get_running_loop()
+    transport, reader = await loop.create_connection(
+        lambda: WebSocketReader(request, on_message), where.hostname, where.port
+    )
+    try:
+        return await reader.closed
     finally:
-        writer.close()
+        transport.close()
+
+
+async def ws_read(port: int, path: str, cookies: str) -> tuple[list[str], int | None]:
+    """Every text message until the server closes, and the close code."""
+    messages: list[str] = []
+    headers = {"Origin": f"http://127.0.0.1:{port}", "Cookie": cookies}
+    url = f"ws://127.0.0.1:{port}{path}"
+    code = await ws_follow(url, headers, lambda message: messages.append(message.decode()))
+    return messages, code

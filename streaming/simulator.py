@@ -9,7 +9,6 @@ the last requests ended, so a test in another process can see that a client went
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import time
@@ -55,14 +54,15 @@ class Connection:
     def __init__(self, receive: Receive, send: Send) -> None:
         self.receive = receive
         self.send = send
-        self.gone = asyncio.Event()
+        self.gone = False
+        self._waking: asyncio.Future[None] | None = None
 
     async def read_body(self) -> bytes:
         body = bytearray()
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
-                self.gone.set()
+                self.leave()
                 return bytes(body)
             body += message.get("body", b"")
             if len(body) > MAX_BODY_BYTES or not message.get("more_body"):
@@ -70,17 +70,32 @@ class Connection:
 
     async def watch(self) -> None:
         """Runs beside the sending, so a disconnect is seen even while a frame is paced."""
-        while not self.gone.is_set():
+        while not self.gone:
             if (await self.receive())["type"] == "http.disconnect":
-                self.gone.set()
+                self.leave()
+
+    def leave(self) -> None:
+        """The client has gone: say so, and end the sender's wait now."""
+        self.gone = True
+        _wake(self._waking)
 
     async def wait(self, seconds: float) -> bool:
-        """Sleep, waking early if the client leaves; True if it has left."""
-        if seconds > 0 and not self.gone.is_set():
-            timeout = None if math.isinf(seconds) else seconds
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.gone.wait(), timeout)
-        return self.gone.is_set()
+        """Sleep, waking early if the client leaves; True if it has left.
+
+        One future and one timer, as `asyncio.sleep` uses; `leave` resolves the future. The
+        `wait_for` on an event this replaces cost a task and a timeout per paced frame.
+        """
+        if seconds > 0 and not self.gone:
+            loop = asyncio.get_running_loop()
+            self._waking = waking = loop.create_future()
+            timer = None if math.isinf(seconds) else loop.call_later(seconds, _wake, waking)
+            try:
+                await waking
+            finally:
+                self._waking = None
+                if timer is not None:
+                    timer.cancel()
+        return self.gone
 
     async def reply(self, reply: Reply) -> None:
         start = {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
@@ -91,23 +106,38 @@ class Connection:
         """Cut the TCP connection mid-body, when the server lets us.
 
         ASGI has no message for this. Daphne's `send` is `functools.partial(handle_reply,
-        protocol)`; closing that protocol's transport ends the chunked body without its last
-        chunk, as a dying upstream would. Elsewhere the caller ends the body normally.
+        protocol)`, with the Twisted transport at `protocol.channel.transport`; uvicorn's is
+        a method of its request cycle, which holds the asyncio transport. Closing it ends the
+        chunked body without its last chunk, as a dying upstream would. Elsewhere the caller
+        ends the body normally.
         """
         protocol = next(iter(getattr(self.send, "args", ())), None)
         transport = getattr(getattr(protocol, "channel", None), "transport", None)
+        if transport is not None:
+            transport.loseConnection()
+            return True
+        transport = getattr(getattr(self.send, "__self__", None), "transport", None)
         if transport is None:
             return False
-        transport.loseConnection()
+        transport.close()
         return True
 
 
-class Batch:
-    """Frames gathered into one `http.response.body` message of up to FLUSH_BYTES."""
+def _wake(waking: asyncio.Future[None] | None) -> None:
+    if waking is not None and not waking.done():
+        waking.set_result(None)
 
-    def __init__(self, connection: Connection, record: dict[str, Any]) -> None:
+
+class Batch:
+    """Frames gathered into one `http.response.body` message of up to FLUSH_BYTES.
+
+    With `stamp`, the deltas' `sim_sent_ms` is filled in as the message is handed over.
+    """
+
+    def __init__(self, connection: Connection, record: dict[str, Any], *, stamp: bool) -> None:
         self.connection = connection
         self.record = record
+        self.stamp = stamp
         self.buffer = bytearray()
         self.count = 0
 
@@ -117,15 +147,16 @@ class Batch:
             self.count += 1
         if len(self.buffer) >= FLUSH_BYTES:
             await self.flush()
+            await asyncio.sleep(0)  # at full speed, lets the disconnect watcher run
 
     async def flush(self) -> None:
-        if self.buffer:
-            body = {"type": "http.response.body", "body": bytes(self.buffer), "more_body": True}
-            await self.connection.send(body)
-            self.record["events_sent"] += self.count
-            self.buffer.clear()
-            self.count = 0
-        await asyncio.sleep(0)  # at full speed, lets the disconnect watcher run
+        if not self.buffer:
+            return
+        body = stamped(bytes(self.buffer)) if self.stamp else bytes(self.buffer)
+        self.buffer.clear()
+        await self.connection.send({"type": "http.response.body", "body": body, "more_body": True})
+        self.record["events_sent"] += self.count
+        self.count = 0
 
 
 def final_reply(events: list[dict[str, Any]]) -> Reply:
@@ -261,21 +292,30 @@ class SimulatorApp:
 async def stream(
     connection: Connection, frames: Iterable[Frame], record: dict, *, drop: bool, stamp: bool
 ) -> str:
-    """Send the frames as one SSE response; returns how it ended."""
+    """Send the frames as one SSE response; returns how it ended.
+
+    Each delay counts from when the frame before it was due, not from when the loop got
+    round to it, so a busy server still sends `tps` deltas per second.
+    """
     await connection.send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
-    batch = Batch(connection, record)
+    batch = Batch(connection, record, stamp=stamp)
+    clock = asyncio.get_running_loop().time
+    due = clock()
     for delay, frame in frames:
         if delay > 0:
             await batch.flush()
-            if await connection.wait(delay):
+            due = max(due + delay, clock())
+            if await connection.wait(due - clock()):
                 return "client_disconnected"
-        if connection.gone.is_set():
+        elif connection.gone:
             return "client_disconnected"
-        await batch.add(stamped(frame) if stamp else frame)
+        await batch.add(frame)
     await batch.flush()
-    if connection.gone.is_set():
+    await asyncio.sleep(0)  # a disconnect during the last message is still seen
+    if connection.gone:
         return "client_disconnected"
     if drop and connection.abort():
+        await asyncio.sleep(0)  # lets the server see the connection end before we return
         return "dropped"
     await connection.send({"type": "http.response.body", "body": b"", "more_body": False})
     return "dropped" if drop else "completed"

@@ -83,12 +83,14 @@ def http_fault(params: Params, flaky: FlakyCounter) -> Reply | None:
 
 # With `stamp=1`, a delta's `sim_sent_ms` holds this mark until `stamped` fills in the time.
 STAMP_MARK = b'"sim_sent_ms":"?"'
+# One encoder for every frame: `json.dumps` with options builds a new one per call.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def encode(event: dict[str, Any], *, stamp: bool = False) -> bytes:
+    data = _JSON.encode(event)
     if stamp and _is_delta(event["type"]):
-        event = {**event, "sim_sent_ms": "?"}
-    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        data = data[:-1] + ',"sim_sent_ms":"?"}'  # as if it were the event's last key
     return f"event: {event['type']}\ndata: {data}\n\n".encode()
 
 

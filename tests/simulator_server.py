@@ -1,11 +1,13 @@
 """The built-in simulator served over real HTTP by daphne, for any test that needs an upstream.
 
 `simulator_url` (session-scoped) is the base URL `http://127.0.0.1:PORT/v1`; the server runs
-in a subprocess on a free port read from daphne's log, and is killed after the session.
+in a subprocess on a free port read from the server's log, and is killed after the session.
+`SIMULATOR_SERVER=uvicorn` serves it with uvicorn instead (as `bench/load.py` does).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -17,19 +19,34 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LISTENING = re.compile(r"Listening on TCP address 127\.0\.0\.1:(\d+)")
+LISTENING = re.compile(
+    r"(?:Listening on TCP address |Uvicorn running on http://)127\.0\.0\.1:(\d+)"
+)
+SERVERS = {
+    "daphne": ["daphne", "-b", "127.0.0.1", "-p", "0"],
+    # uvloop and httptools: about half daphne's CPU per paced event (docs/simulator.md).
+    "uvicorn": [
+        "uvicorn",
+        *("--host", "127.0.0.1", "--port", "0", "--loop", "uvloop", "--http", "httptools"),
+        *("--ws", "none", "--no-access-log"),
+    ],
+}
 START_TIMEOUT = 20.0
 
 
 def _drain(stream, lines: list[str]) -> None:
-    """Keep reading daphne's log so it never blocks on a full pipe."""
+    """Keep reading the server's log so it never blocks on a full pipe."""
     for line in stream:
         lines.append(line)
 
 
-def start_simulator(app: str = "streaming.simulator:application") -> tuple[subprocess.Popen, str]:
-    """Start daphne on a free port; returns the process and `http://127.0.0.1:PORT/v1`."""
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", app]
+def start_simulator(
+    app: str = "streaming.simulator:application", server: str | None = None
+) -> tuple[subprocess.Popen, str]:
+    """Start `server` (daphne unless SIMULATOR_SERVER says otherwise) on a free port;
+    returns the process and `http://127.0.0.1:PORT/v1`."""
+    server = server or os.environ.get("SIMULATOR_SERVER", "daphne")
+    command = [sys.executable, "-m", *SERVERS[server], app]
     process = subprocess.Popen(
         command,
         cwd=REPO_ROOT,

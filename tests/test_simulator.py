@@ -15,6 +15,11 @@ from streaming.simulator import SimulatorApp
 from tests.corpus import CORPUS_DIR, corpus_dir
 
 TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
+LONG_PACED = {
+    "model": "sim-long",
+    "input": "hi [sim:long tps=100 ttft=0 deltas=41 stamp=1]",
+    "stream": True,
+}
 
 
 def split_frames(body: bytes) -> list[tuple[str, str]]:
@@ -135,6 +140,20 @@ def test_a_client_closing_mid_stream_is_recorded_as_disconnected(simulator_url):
     assert record["events_sent"] < 100
 
 
+def test_a_client_leaving_during_a_long_pause_is_noticed_at_once(simulator_url):
+    """The disconnect watcher ends the sender's wait: it is not seen only at the next frame."""
+    simulator = {"tps": 0.5, "ttft": 0}  # 2 s between deltas
+    payload = {"model": "sim-long", "input": "hi", "stream": True, "simulator": simulator}
+    with httpx.stream("POST", f"{simulator_url}/responses", json=payload) as response:
+        data = (line[6:] for line in response.iter_lines() if line.startswith("data: "))
+        response_id = json.loads(next(data))["response"]["id"]
+        next(line for line in data if "output_text.delta" in line)
+    left = time.monotonic()
+    record = record_of(simulator_url, response_id, "client_disconnected", within=1.5)
+    assert record["ended"] == "client_disconnected"
+    assert time.monotonic() - left < 1.5
+
+
 def test_stall_goes_silent_after_the_first_events(simulator_url):
     payload = {"model": "sim-stall", "input": "hi", "stream": True}
     timeout = httpx.Timeout(5.0, read=0.5)
@@ -221,6 +240,30 @@ async def call_app(app: SimulatorApp, method: str, path: str, body: dict | None 
 
     await app({"type": "http", "method": method, "path": path}, receive, send)
     return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+async def test_paced_deltas_keep_their_rate_when_sending_takes_time():
+    """Each delay counts from when the frame before it was due, so a busy server (here, 4 ms
+    per message) still sends `tps` deltas per second."""
+    messages = [{"type": "http.request", "body": json.dumps(LONG_PACED).encode()}]
+    stamps: list[float] = []
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop()
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if b"sim_sent_ms" in message.get("body", b""):
+            stamps.append(time.monotonic())
+            busy_until = stamps[-1] + 0.004
+            while time.monotonic() < busy_until:
+                pass
+
+    await SimulatorApp()({"type": "http", "method": "POST", "path": "/v1/responses"}, receive, send)
+    assert len(stamps) == 41
+    assert 0.4 * 0.99 <= stamps[-1] - stamps[0] < 0.4 * 1.15  # 40 intervals of 10 ms
 
 
 async def test_the_request_history_is_bounded_and_newest_last():
