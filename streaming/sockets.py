@@ -8,8 +8,7 @@ turns at 50 events/s) the read path was half of the server's event loop, a third
 anyio. Here a protocol buffers what arrives and a read takes it all; reading is paused only
 if the buffer passes `HIGH_WATER` (a reader that fell behind), never per chunk.
 
-`use_asyncio_sockets` puts it under an `httpx.AsyncHTTPTransport`. Errors are httpcore's, so
-httpx maps them to its own exceptions as it does for anyio's.
+`streaming/http1.py` speaks HTTP over it. Errors are httpcore's, as anyio's would be.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import httpcore
-import httpx
 
 HIGH_WATER = 1024 * 1024  # bytes buffered before the socket stops being read
 
@@ -220,13 +218,3 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-
-
-def use_asyncio_sockets(transport: httpx.AsyncHTTPTransport) -> httpx.AsyncHTTPTransport:
-    """The transport with its connection pool on `AsyncioBackend`. httpx has no argument for
-    the backend; its pool keeps it in `_network_backend`. If a later httpx moves it, the
-    transport is returned unchanged (anyio: slower, not wrong)."""
-    pool = getattr(transport, "_pool", None)
-    if isinstance(pool, httpcore.AsyncConnectionPool) and hasattr(pool, "_network_backend"):
-        pool._network_backend = AsyncioBackend()
-    return transport

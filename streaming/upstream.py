@@ -26,7 +26,7 @@ import httpx
 from django.conf import settings
 
 from streaming.events import MalformedEvent, StreamEvent, parse_event
-from streaming.sockets import use_asyncio_sockets
+from streaming.http1 import Http1Transport
 from streaming.sse import SSEDecoder
 
 RawEvent = tuple[str, StreamEvent]
@@ -75,11 +75,10 @@ class UpstreamConfig:
 
 def make_client(config: UpstreamConfig, **kwargs: Any) -> httpx.AsyncClient:
     """A client for one turn. Read timeouts are ours (first event, idle), not httpx's; its
-    sockets are plain asyncio ones (`streaming/sockets.py`)."""
+    transport is our lean HTTP/1.1 one (`streaming/http1.py`)."""
     timeout = httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0)
     if "transport" not in kwargs:
-        transport = httpx.AsyncHTTPTransport(verify=kwargs.pop("verify", _tls_context()))
-        kwargs["transport"] = use_asyncio_sockets(transport)
+        kwargs["transport"] = Http1Transport(verify=kwargs.pop("verify", _tls_context()))
     return httpx.AsyncClient(timeout=timeout, **kwargs)
 
 

@@ -1,0 +1,311 @@
+"""The upstream's HTTP: an httpx transport for HTTP/1.1 with a lean body reader.
+
+httpx's default transport reads a streamed body through httpcore and h11: for every network
+chunk, h11's state machine and chunked reader plus six nested async generators. A model
+streams an event per chunk, so at 200 turns of 50 events/s that path was over a third of the
+embedded server's CPU, h11 half of it (bench/load.py, py-spy). This transport writes the
+request itself, parses the response head once, and decodes the body (chunked, sized or read
+to the end) in one function per network read; each read becomes one chunk of the response,
+as before, so the relay still batches by network chunk.
+
+What it does not do is left to httpx: the client builds requests and decodes content
+encodings, and proxies from the environment get httpx's own transports. One connection is
+kept for the next request to the same origin (a turn's tool round trips). Sockets come from
+`streaming/sockets.py`. Errors are httpx's, as its own transport raises them.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpcore
+import httpx
+
+from streaming.sockets import AsyncioBackend
+
+MAX_HEAD_BYTES = 64 * 1024
+READ_BYTES = 64 * 1024
+_ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.WriteError: httpx.WriteError,
+}
+
+
+class ChunkedDecoder:
+    """`Transfer-Encoding: chunked`, fed whatever the network gives; `done` after the last
+    chunk and its trailers. Raises httpx.RemoteProtocolError on a malformed body."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._remaining = 0  # bytes of data left in the current chunk
+        self._state = "size"  # size | data | crlf | trailer | done
+        self.done = False
+
+    def feed(self, data: bytes) -> bytes:
+        buffer = self._buffer + data if self._buffer else data
+        out: list[bytes] = []
+        at = 0
+        while True:
+            state = self._state
+            if state == "data":
+                take = min(self._remaining, len(buffer) - at)
+                if take == 0:
+                    break
+                out.append(buffer[at : at + take])
+                at += take
+                self._remaining -= take
+                if self._remaining:
+                    break
+                self._state = "crlf"
+            elif state == "crlf":
+                if len(buffer) - at < 2:
+                    break
+                if buffer[at : at + 2] != b"\r\n":
+                    raise httpx.RemoteProtocolError("malformed chunked body: no CRLF after data")
+                at += 2
+                self._state = "size"
+            elif state in ("size", "trailer"):
+                end = buffer.find(b"\r\n", at)
+                if end < 0:
+                    if len(buffer) - at > MAX_HEAD_BYTES:
+                        raise httpx.RemoteProtocolError("malformed chunked body: line too long")
+                    break
+                line, at = buffer[at:end], end + 2
+                if state == "trailer":
+                    if not line:
+                        self._state, self.done = "done", True
+                        at = len(buffer)  # nothing may follow on this response
+                        break
+                    continue
+                self._remaining = _chunk_size(line)
+                self._state = "data" if self._remaining else "trailer"
+            else:
+                break
+        self._buffer = buffer[at:]
+        return out[0] if len(out) == 1 else b"".join(out)
+
+
+def _chunk_size(line: bytes) -> int:
+    text = line.split(b";", 1)[0].strip()
+    if not text or len(text) > 16 or not all(c in b"0123456789abcdefABCDEF" for c in text):
+        raise httpx.RemoteProtocolError(f"malformed chunked body: bad chunk size {line[:40]!r}")
+    return int(text, 16)
+
+
+class _Body(httpx.AsyncByteStream):
+    """The response body, one chunk per network read; closing it early drops the
+    connection (that is how a cancelled turn closes its upstream request)."""
+
+    def __init__(
+        self,
+        transport: Http1Transport,
+        origin: tuple[str, str, int],
+        stream: httpcore.AsyncNetworkStream,
+        first: bytes,
+        framing: ChunkedDecoder | int | None,
+        keep: bool,
+    ) -> None:
+        self._transport = transport
+        self._origin = origin
+        self._stream = stream
+        self._first = first
+        self._framing = framing  # a decoder, a Content-Length, or None: read to the end
+        self._keep = keep
+        self._complete = False
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        framing, data = self._framing, self._first
+        while True:
+            if isinstance(framing, ChunkedDecoder):
+                chunk = framing.feed(data) if data else b""
+                if chunk:
+                    yield chunk
+                if framing.done:
+                    break
+            elif framing is None:
+                if data:
+                    yield data
+            else:
+                chunk = data[:framing]
+                framing -= len(chunk)
+                if chunk:
+                    yield chunk
+                if framing == 0:
+                    break
+            try:
+                data = await self._stream.read(READ_BYTES)
+            except (httpcore.NetworkError, httpcore.TimeoutException) as exc:
+                raise _ERRORS.get(type(exc), httpx.TransportError)(str(exc)) from exc
+            if not data:
+                if framing is None:
+                    break  # the end of a body without framing
+                raise httpx.RemoteProtocolError(
+                    "peer closed connection without sending complete message body"
+                )
+        self._complete = True
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._complete and self._keep:
+            self._transport._park(self._origin, self._stream)
+        else:
+            await self._stream.aclose()
+
+
+class Http1Transport(httpx.AsyncBaseTransport):
+    def __init__(self, *, verify: ssl.SSLContext) -> None:
+        self._ssl = verify
+        self._backend = AsyncioBackend()
+        self._idle: tuple[tuple[str, str, int], httpcore.AsyncNetworkStream] | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
+        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        timeouts = request.extensions.get("timeout", {})
+        body = await request.aread()
+        head = _request_head(request, len(body))
+        stream = await self._connection(origin, timeouts.get("connect"))
+        try:
+            await _mapped(stream.write(head + body, timeouts.get("write")))
+            status, reason, headers, rest = await _read_head(stream)
+        except BaseException:
+            await stream.aclose()
+            raise
+        framing = _framing(request, status, headers)
+        keep = _keeps_alive(request, headers)
+        if framing == 0:  # no body at all
+            if keep:
+                self._park(origin, stream)
+            else:
+                await stream.aclose()
+            content = _Body(self, origin, stream, b"", 0, keep=False)
+            content._closed = True
+        else:
+            content = _Body(self, origin, stream, rest, framing, keep)
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=content,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        )
+
+    async def _connection(
+        self, origin: tuple[str, str, int], timeout: float | None
+    ) -> httpcore.AsyncNetworkStream:
+        if self._idle is not None:
+            (kept_origin, stream), self._idle = self._idle, None
+            if kept_origin == origin and not stream.get_extra_info("is_readable"):
+                return stream  # alive: an idle connection that is readable was closed
+            await stream.aclose()
+        scheme, host, port = origin
+        stream = await _mapped(self._backend.connect_tcp(host, port, timeout=timeout))
+        if scheme == "https":
+            stream = await _mapped(stream.start_tls(self._ssl, host, timeout))
+        return stream
+
+    def _park(self, origin: tuple[str, str, int], stream: httpcore.AsyncNetworkStream) -> None:
+        if self._idle is not None:
+            self._idle[1]._transport.close()  # type: ignore[attr-defined]
+        self._idle = (origin, stream)
+
+    async def aclose(self) -> None:
+        if self._idle is not None:
+            await self._idle[1].aclose()
+            self._idle = None
+
+
+def _request_head(request: httpx.Request, length: int) -> bytes:
+    target = request.url.raw_path or b"/"
+    lines = [request.method.encode("ascii") + b" " + target + b" HTTP/1.1"]
+    has_length = False
+    for name, value in request.headers.raw:
+        lowered = name.lower()
+        if lowered == b"transfer-encoding":
+            continue  # the body is sent whole, with its length
+        if lowered == b"content-length":
+            has_length = True
+            value = str(length).encode("ascii")
+        lines.append(name + b": " + value)
+    if length and not has_length:
+        lines.append(b"Content-Length: " + str(length).encode("ascii"))
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+async def _read_head(
+    stream: httpcore.AsyncNetworkStream,
+) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:
+    """The status, reason, headers and the bytes after the head; informational (1xx)
+    responses are skipped."""
+    buffer = b""
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        while end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
+                raise httpx.RemoteProtocolError("the response head is too large")
+            data = await _mapped(stream.read(READ_BYTES))
+            if not data:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            buffer += data
+            end = buffer.find(b"\r\n\r\n")
+        head, buffer = buffer[:end], buffer[end + 4 :]
+        status_line, *lines = head.split(b"\r\n")
+        parts = status_line.split(b" ", 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+            raise httpx.RemoteProtocolError(f"malformed status line {status_line[:80]!r}")
+        status = int(parts[1])
+        if 100 <= status < 200 and status != 101:
+            continue
+        headers = []
+        for line in lines:
+            name, sep, value = line.partition(b":")
+            if not sep or not name or name != name.strip():
+                raise httpx.RemoteProtocolError(f"malformed header line {line[:80]!r}")
+            headers.append((name, value.strip()))
+        return status, parts[2] if len(parts) > 2 else b"", headers, buffer
+
+
+def _framing(
+    request: httpx.Request, status: int, headers: list[tuple[bytes, bytes]]
+) -> ChunkedDecoder | int | None:
+    if request.method == "HEAD" or status in (204, 304):
+        return 0
+    values = {name.lower(): value for name, value in headers}
+    encoding = values.get(b"transfer-encoding", b"").lower()
+    if encoding:
+        if encoding.split(b",")[-1].strip() != b"chunked":
+            return None  # not chunked last: read until the server closes
+        return ChunkedDecoder()
+    if b"content-length" in values:
+        try:
+            return int(values[b"content-length"])
+        except ValueError:
+            raise httpx.RemoteProtocolError("malformed Content-Length") from None
+    return None
+
+
+def _keeps_alive(request: httpx.Request, headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in [*request.headers.raw, *headers]:
+        if name.lower() == b"connection" and b"close" in value.lower():
+            return False
+    return True
+
+
+async def _mapped(awaitable: Any) -> Any:
+    """httpcore's errors from the socket layer as httpx's."""
+    try:
+        return await awaitable
+    except httpcore.NetworkError as exc:
+        raise _ERRORS.get(type(exc), httpx.TransportError)(str(exc)) from exc
+    except httpcore.TimeoutException as exc:
+        raise _ERRORS.get(type(exc), httpx.TimeoutException)(str(exc)) from exc
