@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
+import pytest
+
 from streaming.hub import Hub
-from streaming.layers import InMemoryLayer
+from streaming.layers import InMemoryLayer, RedisPubSubLayer
+from tests.team import REDIS_PORT, team_services
 
 
 class Viewer:
@@ -72,3 +76,31 @@ async def test_a_round_of_many_turns_is_not_dropped_by_the_channel_capacity() ->
     )
     await settle()
     assert [v.got for v in viewers] == [[i] for i in range(50)]
+
+
+@pytest.mark.services
+async def test_over_redis_a_round_reaches_every_turns_viewers_in_order() -> None:
+    """Our pub-sub layer's `group_send_many` (one pipelined round trip per round), through
+    the hub: each viewer gets its own turn's batches, in order, and nothing else."""
+    team_services()
+    layer = RedisPubSubLayer(
+        hosts=[{"address": f"redis://127.0.0.1:{REDIS_PORT}/0", "socket_timeout": None}],
+        prefix=f"test-hub-{uuid.uuid4().hex[:8]}",
+    )
+    hub = Hub(layer)
+    viewers = [Viewer() for _ in range(30)]
+    try:
+        for i, viewer in enumerate(viewers):
+            await hub.join(f"turn.{i}", viewer)
+        for n in range(3):
+            await layer.group_send_many(
+                [(f"turn.{i}", {"type": "x", "group": f"turn.{i}", "first": n}) for i in range(30)]
+            )
+        async with asyncio.timeout(5):
+            while any(len(v.got) < 3 for v in viewers):
+                await asyncio.sleep(0.02)
+        assert [v.got for v in viewers] == [[0, 1, 2]] * 30
+    finally:
+        for i, viewer in enumerate(viewers):
+            await hub.leave(f"turn.{i}", viewer)
+        await layer.flush()

@@ -115,7 +115,8 @@ if REDIS_URL:
             # The pub-sub layer, not the core one: measured with our traffic (bench/layers.py,
             # README "Team deployment") the core layer delayed and dropped batches and ran out
             # of Redis connections; a wake-up reaching every worker is fine, the claim is atomic.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Ours adds one pipelined publish per flush round (streaming/layers.py).
+            "BACKEND": "streaming.layers.RedisPubSubLayer",
             # socket_timeout=None: with redis-py 8 idle receives otherwise die after 5 s.
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
