@@ -87,6 +87,20 @@ class _Protocol(asyncio.Protocol):
         return data
 
 
+async def _wait(
+    waiter: asyncio.Future[None], timeout: float | None, error: type[Exception], doing: str
+) -> None:
+    """Wait for `waiter` at most `timeout` seconds (None: as long as it takes)."""
+    try:
+        if timeout is None:
+            await waiter
+        else:
+            async with asyncio.timeout(timeout):
+                await waiter
+    except TimeoutError:
+        raise error(f"timed out {doing} the upstream") from None
+
+
 class AsyncioStream(httpcore.AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         self._transport = transport
@@ -98,14 +112,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             if protocol.eof:
                 return b""  # httpcore turns an early end into its own error
             protocol.reader = asyncio.get_running_loop().create_future()
-            try:
-                if timeout is None:  # the relay's case: it keeps its own idle timeout
-                    await protocol.reader
-                else:
-                    async with asyncio.timeout(timeout):
-                        await protocol.reader
-            except TimeoutError:
-                raise httpcore.ReadTimeout("timed out reading from the upstream") from None
+            try:  # the relay passes no timeout: it keeps its own idle timeout
+                await _wait(protocol.reader, timeout, httpcore.ReadTimeout, "reading from")
             finally:
                 protocol.reader = None
             if not protocol.chunks:
@@ -124,10 +132,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if protocol.writing_paused:
             protocol.drain = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(timeout):
-                    await protocol.drain
-            except TimeoutError:
-                raise httpcore.WriteTimeout("timed out writing to the upstream") from None
+                await _wait(protocol.drain, timeout, httpcore.WriteTimeout, "writing to")
             finally:
                 protocol.drain = None
             if protocol.error is not None:

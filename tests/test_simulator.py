@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -224,10 +225,9 @@ def test_the_official_sdk_folds_the_stream_to_the_same_final_response(simulator_
     assert final.output_text == deltas != ""
 
 
-async def call_app(app: SimulatorApp, method: str, path: str, body: dict | None = None) -> bytes:
-    """One in-process ASGI request; returns the response body."""
-    messages = [{"type": "http.request", "body": json.dumps(body or {}).encode()}]
-    sent: list[dict] = []
+def receiving(body: dict) -> Callable[[], Awaitable[dict]]:
+    """An ASGI `receive` that gives the request body once, then waits (the client stays)."""
+    messages = [{"type": "http.request", "body": json.dumps(body).encode()}]
 
     async def receive() -> dict:
         if messages:
@@ -235,24 +235,25 @@ async def call_app(app: SimulatorApp, method: str, path: str, body: dict | None 
         await asyncio.sleep(3600)
         return {"type": "http.disconnect"}
 
+    return receive
+
+
+async def call_app(app: SimulatorApp, method: str, path: str, body: dict | None = None) -> bytes:
+    """One in-process ASGI request; returns the response body."""
+    sent: list[dict] = []
+
     async def send(message: dict) -> None:
         sent.append(message)
 
-    await app({"type": "http", "method": method, "path": path}, receive, send)
+    await app({"type": "http", "method": method, "path": path}, receiving(body or {}), send)
     return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
 
 async def test_paced_deltas_keep_their_rate_when_sending_takes_time():
     """Each delay counts from when the frame before it was due, so a busy server (here, 4 ms
     per message) still sends `tps` deltas per second."""
-    messages = [{"type": "http.request", "body": json.dumps(LONG_PACED).encode()}]
+    receive = receiving(LONG_PACED)
     stamps: list[float] = []
-
-    async def receive() -> dict:
-        if messages:
-            return messages.pop()
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
 
     async def send(message: dict) -> None:
         if b"sim_sent_ms" in message.get("body", b""):
