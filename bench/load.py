@@ -14,8 +14,11 @@ Setups: `embedded` is `manage.py serve` on SQLite with the worker inside; `team`
 and the Redis pub-sub layer. Per N: p50/p99 latency, events lost (a seq gap, a missing delta
 or a socket that did not end with `relay.turn.done`: must be 0), the RSS and CPU of the server
 and worker processes, and of the bench process itself. Steps stop at the first N whose p99 is
-over 100 ms; the largest N at or under it is reported. `--soak MINUTES` keeps N turns running
-back to back and samples memory every 10 s. The last line printed is one JSON object.
+over 100 ms; the largest N at or under it is reported. `p99_steady_ms` is the p99 of the
+deltas received once every turn of the step streams (the start-up burst left out); `--ttft`
+(default 1 s) is the wait before each turn's first delta, which decides whether the first
+deltas meet the posting and connecting of the last turns. `--soak MINUTES` keeps N turns
+running back to back and samples memory every 10 s. The last line printed is one JSON object.
 
 The simulator and the clients share the machine with the relay, so both are kept cheap: the
 simulator runs under uvicorn (uvloop, httptools), about half daphne's CPU per paced event
@@ -129,6 +132,8 @@ def start_team(upstream: str, servers: int, workers: int) -> Deployment:
 @dataclass
 class Result:
     latencies_ms: list[float] = field(default_factory=list)
+    received_ms: list[float] = field(default_factory=list)  # when each latency was taken
+    first_live_ms: list[float] = field(default_factory=list)  # per socket, its first live delta
     replayed: int = 0
     deltas: int = 0
     lost: int = 0
@@ -143,6 +148,7 @@ class Watched:
         self.next_seq = 0
         self.gaps = False  # a seq out of order, repeated or skipped
         self.live = False  # after `relay.replay.done`
+        self.streaming = False  # a live delta has arrived
         self.last_type = ""
         self.deltas = 0
 
@@ -159,7 +165,11 @@ class Watched:
             if "sim_sent_ms" in event:
                 self.deltas += 1
                 if self.live:
+                    if not self.streaming:
+                        self.streaming = True
+                        self.result.first_live_ms.append(now)
                     self.result.latencies_ms.append(now - event["sim_sent_ms"])
+                    self.result.received_ms.append(now)
                 else:
                     self.result.replayed += 1
 
@@ -207,12 +217,26 @@ class Clients:
         await watching
 
 
+TTFT = [1.0]  # set by main(): seconds before each turn's first delta
+
+
 def prompt(i: int, deltas: int) -> str:
-    # ttft=1: a second for the socket to connect, so deltas are seen live, not replayed.
-    return f"Load {i} [sim:long tps={TPS} ttft=1 deltas={deltas} seed={i} stamp=1]"
+    # ttft: time for the socket to connect, so deltas are seen live, not replayed. With 1 s,
+    # the first deltas of the first turns meet the setting up of the last ones.
+    return f"Load {i} [sim:long tps={TPS} ttft={TTFT[0]:g} deltas={deltas} seed={i} stamp=1]"
 
 
 # --- steps ---------------------------------------------------------------------------
+
+
+def steady(result: Result) -> list[float]:
+    """The latencies taken after the last socket saw its first live delta."""
+    since = max(result.first_live_ms, default=0.0)
+    return [
+        latency
+        for latency, when in zip(result.latencies_ms, result.received_ms, strict=True)
+        if when > since
+    ]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -252,6 +276,9 @@ async def step(deployment: Deployment, n: int, deltas: int) -> dict[str, Any]:
         "n": n,
         "p50_ms": round(percentile(latencies, 0.50), 1),
         "p99_ms": round(percentile(latencies, 0.99), 1),
+        # Once every turn streams: the start-up burst (N turns posted, claimed and connected
+        # within a second or two) left out, to tell it apart from the steady state.
+        "p99_steady_ms": round(percentile(steady(result), 0.99), 1),
         "max_ms": round(max(latencies, default=-1.0), 1),
         "deltas": result.deltas,
         "live_samples": len(latencies),
@@ -343,6 +370,7 @@ def main() -> None:
     parser.add_argument("--setup", choices=["embedded", "team", "both"], default="both")
     parser.add_argument("--steps", default="10,25,50,100,200,300,400")
     parser.add_argument("--deltas", type=int, default=500, help="deltas per turn (at 50/s)")
+    parser.add_argument("--ttft", type=float, default=1.0, help="seconds to each first delta")
     parser.add_argument("--servers", type=int, default=1, help="daphne processes (team)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (team)")
     parser.add_argument("--keep-going", action="store_true", help="run every step")
@@ -350,6 +378,7 @@ def main() -> None:
     parser.add_argument("--soak-turns", type=int, default=100)
     args = parser.parse_args()
     args.steps = [int(n) for n in args.steps.split(",")]
+    TTFT[0] = args.ttft
     setups = ["embedded", "team"] if args.setup == "both" else [args.setup]
     simulator, upstream = c.start_simulator("uvicorn")
     SIMULATOR_PID[0] = simulator.pid
@@ -362,6 +391,7 @@ def main() -> None:
     summary = {
         "tps_per_turn": TPS,
         "deltas_per_turn": args.deltas,
+        "ttft_s": args.ttft,
         "target_p99_ms": P99_TARGET_MS,
         "setups": reports,
         "median_p50_ms": {
