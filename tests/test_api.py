@@ -4,6 +4,7 @@ each user confined to their own conversations."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -315,6 +316,14 @@ def test_the_chat_page_has_a_strict_content_security_policy() -> None:
     directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
     assert directives["script-src"] == ["'self'"]
     assert "'unsafe-inline'" not in policy
+
+
+def test_the_send_button_waits_for_the_script() -> None:
+    """Clicked before the script has run, a live button would submit the form natively:
+    the page reloads and the typed message is gone. It is served disabled."""
+    page = logged_in(make_user("alice")).get("/").content.decode()
+    button = re.search(r"<button[^>]*id=\"send-button\"[^>]*>", page)
+    assert button is not None and " disabled" in button.group(0)
 
 
 def test_the_chat_page_needs_a_login() -> None:

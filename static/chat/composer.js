@@ -23,6 +23,7 @@ export class Composer {
     textarea.addEventListener("input", () => this.#grow());
     stopButton.addEventListener("click", () => this.onStop());
     modelSelect.addEventListener("change", () => localStorage.setItem(MODEL_KEY, modelSelect.value));
+    this.#refresh(); // the page serves Send disabled until this script is ready
   }
 
   async loadModels() {
