@@ -61,6 +61,10 @@ class TurnConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         self.turn_id, self.sent, self.done = turn.pk, after, False
+        # The server's own send, under channels' session wrapper: frames go straight to it
+        # (the wrapper saves the session only for `http.response.start`, and its checks were
+        # 5% of the server at 200 turns), and the backlog is read from it.
+        self.server_send = innermost_send(self.base_send)
         self.log = turn_logger(turn.pk, __name__)
         self.hub = hub_for(self.channel_layer)
         self.group = turn.group_name
@@ -103,7 +107,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
     def _sendable(self, message: dict[str, Any]) -> bool:
         if message["first"] > self.sent + 1:
             return False  # a gap
-        backlog = transport_backlog(self.base_send)
+        backlog = transport_backlog(self.server_send)
         return backlog is None or backlog <= settings.RELAY_WS_MAX_BACKLOG_BYTES
 
     async def _work(self) -> None:
@@ -150,17 +154,9 @@ class TurnConsumer(AsyncWebsocketConsumer):
                 self.done = True
                 await self.close(code=CLOSE_TOO_SLOW)
                 return
-            await self._send_text(text)
+            await self.server_send({"type": "websocket.send", "text": text})
         self.sent = last
         self.done = done  # when done, the caller closes, once it has said what it needs to
-
-    async def _send_text(self, text: str) -> None:
-        """One text frame, past channels' session wrapper: it saves the session only for
-        `http.response.start`, and its checks cost 5% of the server at 200 turns."""
-        send = getattr(self, "_frame_send", None)
-        if send is None:
-            send = self._frame_send = innermost_send(self.base_send)
-        await send({"type": "websocket.send", "text": text})
 
     async def _drained(self) -> bool:
         """Past the backlog limit, wait for the client to catch up; False if it does not.
@@ -171,7 +167,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
         """
         limit = settings.RELAY_WS_MAX_BACKLOG_BYTES
         deadline = time.monotonic() + settings.RELAY_WS_DRAIN_SECONDS
-        while (backlog := transport_backlog(self.base_send)) is not None and backlog > limit:
+        while (backlog := transport_backlog(self.server_send)) is not None and backlog > limit:
             if time.monotonic() > deadline:
                 self.log.info("%d bytes unread after the drain wait", backlog)
                 return False
@@ -197,10 +193,10 @@ def transport_backlog(send: Any) -> int | None:
     """Bytes written to this socket that the client has not read yet, under daphne.
 
     daphne has no WebSocket backpressure: writes pile up in the Twisted transport. It hands
-    the app `partial(server.handle_reply, protocol)` as `send`, which the session middleware
-    wraps; follow that to the transport. Other servers: None (no bound applied).
+    the app `partial(server.handle_reply, protocol)` as `send` (`innermost_send` finds it
+    under the session middleware); follow that to the transport. Other servers: None (no
+    bound applied).
     """
-    send = innermost_send(send)
     args = getattr(send, "args", ())
     transport = getattr(args[0], "transport", None) if args else None
     if transport is None:
