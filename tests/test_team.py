@@ -95,11 +95,9 @@ def test_twenty_turns_across_two_servers_and_two_workers_match_the_log(team: Tea
 
 def test_a_killed_worker_s_turns_end_interrupted_and_the_others_complete(team: Team) -> None:
     clients = [server.login() for server in team.servers]
-    prompts = [f"Long {i} [sim:markdown tps=50 deltas=250 seed={100 + i}]" for i in range(8)]
-    with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
-        watched = post_and_watch(team, clients, pool, prompts)
+    with ThreadPoolExecutor(max_workers=MOST_TURNS) as pool:
+        watched, owners = post_until_both_workers_stream(team, clients, pool)
         turn_ids = [turn_id for turn_id, _ in watched]
-        owners = wait_for_both_workers(team, turn_ids)
         victim = team.workers[0]
         victim.process.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
@@ -120,17 +118,35 @@ def test_a_killed_worker_s_turns_end_interrupted_and_the_others_complete(team: T
     assert ended - killed_at <= LEASE + SWEEP + 1.5, f"interrupted {ended - killed_at:.1f} s after"
 
 
-def wait_for_both_workers(team: Team, turn_ids: list[str], timeout: float = 15) -> dict[str, str]:
-    """Wait until every turn streams, on both workers; returns turn → lease owner."""
-    deadline = time.monotonic() + timeout
+MOST_TURNS = 16
+
+
+def post_until_both_workers_stream(
+    team: Team, clients: list[httpx.Client], pool: ThreadPoolExecutor, timeout: float = 20
+) -> tuple[list[tuple[str, Future]], dict[str, str]]:
+    """Post long turns, two at a time, until at least 8 are posted and both workers stream
+    some; returns the watched turns and, for those streaming then, turn -> lease owner.
+
+    Every worker hears every wake-up and the first to claim a turn runs it, so one worker
+    can win a whole run of turns (in one run of four, all eight went to one worker)."""
+    watched: list[tuple[str, Future]] = []
     owners: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        owners = team.owners(turn_ids)
-        if len(owners) == len(turn_ids) and len(set(owners.values())) == 2:
+        both = len(set(owners.values())) == 2
+        if len(watched) < 8 or (not both and len(watched) < MOST_TURNS):
+            n = len(watched)
+            watched += post_and_watch(team, clients, pool, [_long(n), _long(n + 1)])
+        elif both:
             time.sleep(1.0)  # well into the turns: some events stored and relayed
-            return owners
-        time.sleep(0.1)
-    raise AssertionError(f"not every turn was streaming on two workers: {owners}")
+            return watched, owners
+        time.sleep(0.3)
+        owners = team.owners([turn_id for turn_id, _ in watched])
+    raise AssertionError(f"both workers did not stream turns: {owners}")
+
+
+def _long(i: int) -> str:
+    return f"Long {i} [sim:markdown tps=50 deltas=400 seed={100 + i}]"
 
 
 def _finished_after_kill(team: Team, turn_id: str) -> float:
