@@ -11,9 +11,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from streaming import simulator  # noqa: E402
+from streaming import simulator, tcp_writes  # noqa: E402
 from streaming.routing import websocket_urlpatterns  # noqa: E402
 from streaming.worker import worker_application  # noqa: E402
+
+tcp_writes.install()
 
 
 async def http(scope, receive, send):
