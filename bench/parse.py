@@ -28,6 +28,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 import _common as c  # sets sys.path and DJANGO_SETTINGS_MODULE
 import httpx
@@ -74,13 +75,17 @@ class Contenders:
         return response.content
 
     async def ours(self) -> int:
-        acc, n = Accumulator(), 0
-        async for batch in stream_response(
-            client=self.ours_client, config=self.config, body=c.BODY
-        ):
+        acc, counted = Accumulator(), [0]
+
+        def on_batch(batch: list[Any]) -> None:
             for _raw, event in batch:
                 acc.feed(event)
-            n += len(batch)
+            counted[0] += len(batch)
+
+        await stream_response(
+            client=self.ours_client, config=self.config, body=c.BODY, on_batch=on_batch
+        )
+        n = counted[0]
         assert acc.terminal_type == "response.completed" and not acc.anomalies, acc.anomalies
         assert len(acc.output[0]["content"][0]["text"]) > c.DELTAS
         return n

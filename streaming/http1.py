@@ -17,13 +17,13 @@ kept for the next request to the same origin (a turn's tool round trips). Socket
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpcore
 import httpx
 
-from streaming.sockets import AsyncioBackend
+from streaming.sockets import AsyncioBackend, AsyncioStream
 
 MAX_HEAD_BYTES = 64 * 1024
 READ_BYTES = 64 * 1024
@@ -98,15 +98,16 @@ def _chunk_size(line: bytes) -> int:
     return int(text, 16)
 
 
-class _Body(httpx.AsyncByteStream):
+class ResponseBody(httpx.AsyncByteStream):
     """The response body, one chunk per network read; closing it early drops the
-    connection (that is how a cancelled turn closes its upstream request)."""
+    connection (that is how a cancelled turn closes its upstream request). Read it by
+    iterating, or by callback with `push`."""
 
     def __init__(
         self,
         transport: Http1Transport,
         origin: tuple[str, str, int],
-        stream: httpcore.AsyncNetworkStream,
+        stream: AsyncioStream,
         first: bytes,
         framing: ChunkedDecoder | int | None,
         keep: bool,
@@ -115,41 +116,74 @@ class _Body(httpx.AsyncByteStream):
         self._origin = origin
         self._stream = stream
         self._first = first
-        self._framing = framing  # a decoder, a Content-Length, or None: read to the end
+        self._framing = framing  # a decoder, a Content-Length left to read, or None: to the end
         self._keep = keep
-        self._complete = False
+        self._complete = framing == 0
         self._closed = False
 
+    def _decode(self, data: bytes) -> bytes:
+        """The body's bytes in `data`, a network read; notes when the body is complete."""
+        framing = self._framing
+        if isinstance(framing, ChunkedDecoder):
+            chunk = framing.feed(data)
+            self._complete = framing.done
+            return chunk
+        if framing is None:
+            return data
+        chunk = data[:framing]
+        self._framing = framing - len(chunk)
+        self._complete = self._framing == 0
+        return chunk
+
+    def _ended(self) -> None:
+        """The connection ended: fine for a body without framing, else it was cut short."""
+        if self._framing is not None:
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body"
+            )
+        self._complete = True
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        framing, data = self._framing, self._first
+        data, self._first = self._first, b""
         while True:
-            if isinstance(framing, ChunkedDecoder):
-                chunk = framing.feed(data) if data else b""
-                if chunk:
-                    yield chunk
-                if framing.done:
-                    break
-            elif framing is None:
-                if data:
-                    yield data
-            else:
-                chunk = data[:framing]
-                framing -= len(chunk)
-                if chunk:
-                    yield chunk
-                if framing == 0:
-                    break
+            chunk = self._decode(data) if data else b""
+            if chunk:
+                yield chunk
+            if self._complete:
+                return
             try:
                 data = await self._stream.read(READ_BYTES)
             except (httpcore.NetworkError, httpcore.TimeoutException) as exc:
                 raise _ERRORS.get(type(exc), httpx.TransportError)(str(exc)) from exc
             if not data:
-                if framing is None:
-                    break  # the end of a body without framing
-                raise httpx.RemoteProtocolError(
-                    "peer closed connection without sending complete message body"
-                )
-        self._complete = True
+                self._ended()
+                return
+
+    async def push(
+        self, deliver: Callable[[bytes], Awaitable[Any] | None], stop: Callable[[], bool]
+    ) -> None:
+        """`__aiter__`'s chunks handed to `deliver` from the socket's callback
+        (`AsyncioStream.push`), until the body ends or `stop()` is true. An awaitable
+        `deliver` returns is awaited before the next chunk."""
+
+        def on_data(data: bytes) -> Awaitable[Any] | None:
+            chunk = self._decode(data)
+            return deliver(chunk) if chunk else None
+
+        def done() -> bool:
+            return self._complete or stop()
+
+        data, self._first = self._first, b""
+        if data and (waiting := on_data(data)) is not None:
+            await waiting
+        if done():
+            return
+        try:
+            await self._stream.push(on_data, done)
+        except (httpcore.NetworkError, httpcore.TimeoutException) as exc:
+            raise _ERRORS.get(type(exc), httpx.TransportError)(str(exc)) from exc
+        if not done():
+            self._ended()
 
     async def aclose(self) -> None:
         if self._closed:
@@ -189,15 +223,16 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 self._park(origin, stream)
             else:
                 await stream.aclose()
-            content = _Body(self, origin, stream, b"", 0, keep=False)
+            content = ResponseBody(self, origin, stream, b"", 0, keep=False)
             content._closed = True
         else:
-            content = _Body(self, origin, stream, rest, framing, keep)
+            content = ResponseBody(self, origin, stream, rest, framing, keep)
         return httpx.Response(
             status,
             headers=headers,
             stream=content,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+            # httpx wraps the stream it is given; `push` reaches the body from the response.
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason, "push": content.push},
         )
 
     async def _connection(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Awaitable
 from typing import Any
 
 from django.conf import settings
@@ -112,22 +112,22 @@ class TurnRun:
         )
         self.writer.add_model(started)
         acc = self.fold.start_request()
+        writer, gate = self.writer, self.gate
+
+        def on_batch(batch: list[Any]) -> Awaitable[Any] | None:
+            self._note_timings(batch)
+            if gate is not None:
+                return gate.feed(batch, acc)
+            add, feed = writer.add, acc.feed
+            for raw, event in batch:
+                add(event.type, raw)
+                feed(event)
+            return writer.flush() if writer.full else None
+
         try:
-            async with contextlib.aclosing(
-                stream_response(client=client, config=config, body=body)
-            ) as stream:
-                async for batch in stream:
-                    self._note_timings(batch)
-                    if self.gate is not None:
-                        await self.gate.feed(batch, acc)
-                    else:
-                        for raw, event in batch:
-                            self.writer.add(event.type, raw)
-                            acc.feed(event)
-                    if self.writer.full:
-                        await self.writer.flush()
-            if self.gate is not None:
-                await self.gate.end(acc)
+            await stream_response(client=client, config=config, body=body, on_batch=on_batch)
+            if gate is not None:
+                await gate.end(acc)
         except UpstreamError as exc:
             if self.gate is not None:
                 await self.gate.end(acc)

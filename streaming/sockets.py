@@ -8,6 +8,12 @@ turns at 50 events/s) the read path was half of the server's event loop, a third
 anyio. Here a protocol buffers what arrives and a read takes it all; reading is paused only
 if the buffer passes `HIGH_WATER` (a reader that fell behind), never per chunk.
 
+A stream can also be read by callback (`AsyncioStream.push`): each chunk is handled inside
+the transport's own `data_received`, so a chunk costs no task switch and no trip through the
+awaits between the socket and the relay (httpx's byte iterators, the body's generator, the
+stream's generators). That was a fifth of the embedded server's CPU at 200 turns of 50
+events/s (bench/load.py, py-spy); `streaming/upstream.py` reads event streams this way.
+
 `streaming/http1.py` speaks HTTP over it. Errors are httpcore's, as anyio's would be.
 """
 
@@ -17,7 +23,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import httpcore
@@ -36,17 +42,21 @@ class _Protocol(asyncio.Protocol):
         self.reader: asyncio.Future[None] | None = None
         self.drain: asyncio.Future[None] | None = None
         self.writing_paused = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.sink: Callable[[bytes], None] | None = None  # set while `push` reads
 
     def data_received(self, data: bytes) -> None:
+        if self.sink is not None:
+            self.sink(data)
+            return
         self.chunks.append(data)
         self.buffered += len(data)
         if self.buffered > HIGH_WATER and not self.paused and self.transport is not None:
             self.paused = True
             self.transport.pause_reading()
         self._wake_reader()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -101,6 +111,13 @@ async def _wait(
         raise error(f"timed out {doing} the upstream") from None
 
 
+class _Raised:
+    """An exception from `push`'s callback, carried to its task."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
 class AsyncioStream(httpcore.AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         self._transport = transport
@@ -121,6 +138,54 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                     raise httpcore.ReadError(str(protocol.error)) from protocol.error
                 return b""
         return protocol.take(max_bytes)
+
+    async def push(
+        self, on_data: Callable[[bytes], Awaitable[Any] | None], stop: Callable[[], bool]
+    ) -> None:
+        """Read by callback until `stop()` is true or the stream ends (check `stop()` to
+        tell which): each chunk goes to `on_data` as it arrives, inside the transport's
+        callback. An awaitable `on_data` returns is awaited before the next chunk (what
+        arrives meanwhile is buffered, as `read` buffers); an exception it raises ends the
+        push and is raised here. Ends with httpcore.ReadError if the connection broke."""
+        protocol = self._protocol
+        held: list[Any] = []  # what the callback left for this task: an awaitable, an error
+
+        def sink(data: bytes) -> None:
+            try:
+                result = on_data(data)
+            except Exception as exc:
+                result = _Raised(exc)
+            if result is not None or stop():
+                protocol.sink = None  # until this task has dealt with it
+                held.append(result)
+                protocol._wake_reader()
+
+        while True:
+            if held:
+                result = held.pop()
+            elif protocol.chunks:
+                try:
+                    result = on_data(protocol.take(HIGH_WATER))
+                except Exception as exc:
+                    result = _Raised(exc)
+            elif protocol.eof:
+                if protocol.error is not None:
+                    raise httpcore.ReadError(str(protocol.error)) from protocol.error
+                return
+            else:
+                protocol.reader = asyncio.get_running_loop().create_future()
+                protocol.sink = sink
+                try:
+                    await protocol.reader
+                finally:
+                    protocol.sink = protocol.reader = None
+                continue
+            if isinstance(result, _Raised):
+                raise result.error
+            if result is not None:
+                await result
+            if stop():
+                return
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:

@@ -1,8 +1,8 @@
 """The one place that talks HTTP to the model provider.
 
-`stream_response` posts a Responses API request with `stream=true` and yields the events
-in batches (one batch per network chunk), each as `(raw_json, typed_event)`: the raw text
-is what the relay stores and forwards, the typed event is what it understands.
+`stream_response` posts a Responses API request with `stream=true` and hands the events to
+a callback in batches (one batch per network chunk), each as `(raw_json, typed_event)`: the
+raw text is what the relay stores and forwards, the typed event is what it understands.
 
 Failures become `UpstreamError` with a `kind` the relay shows to users. Retries (429, 5xx,
 connection failures) happen only before the first event: after that, a retry would repeat
@@ -17,7 +17,7 @@ import functools
 import json
 import random
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -30,6 +30,7 @@ from streaming.http1 import Http1Transport
 from streaming.sse import SSEDecoder
 
 RawEvent = tuple[str, StreamEvent]
+OnBatch = Callable[[list[RawEvent]], Awaitable[Any] | None]
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
@@ -90,20 +91,27 @@ def _tls_context() -> ssl.SSLContext:
 
 
 async def stream_response(
-    *, client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any]
-) -> AsyncIterator[list[RawEvent]]:
-    """Post `body` and yield batches of events until the stream ends.
+    *, client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any], on_batch: OnBatch
+) -> None:
+    """Post `body` and hand batches of events to `on_batch` until the stream ends.
 
-    Ends after a terminal event, `data: [DONE]`, or the end of the body. Raises
-    `UpstreamError`; cancelling the consuming task closes the connection at once.
+    Ends after a terminal event, `data: [DONE]`, or the end of the body. `on_batch` is called
+    as each network chunk is read, from the socket's callback: no task switch per chunk
+    (`streaming/sockets.py`). It may return an awaitable, which is awaited before the next
+    chunk is read (its time is not counted by the idle timeout). Raises `UpstreamError`;
+    cancelling the calling task closes the connection at once.
     """
     attempt = 0
+    started = False
+
+    def first(batch: list[RawEvent]) -> Awaitable[Any] | None:
+        nonlocal started
+        started = True
+        return on_batch(batch)
+
     while True:
-        started = False
         try:
-            async for batch in _stream_once(client, config, body):
-                started = True
-                yield batch
+            await _stream_once(client, config, body, on_batch if started else first)
             return
         except UpstreamError as exc:
             if started or not exc.retryable or attempt >= config.max_retries:
@@ -120,32 +128,46 @@ def _backoff(config: UpstreamConfig, attempt: int, retry_after: float | None) ->
 
 
 async def _stream_once(
-    client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any]
-) -> AsyncIterator[list[RawEvent]]:
+    client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any], on_batch: OnBatch
+) -> None:
     loop = asyncio.get_running_loop()
     headers = {"Authorization": f"Bearer {config.api_key}", "Accept": "text/event-stream"}
     payload = {**body, "stream": True}
     reader = _EventReader()
     deadline = _Deadline(loop.time() + config.first_event_timeout)
+
+    async def consumer_time(waiting: Awaitable[Any]) -> None:
+        deadline.move(None)  # the consumer's time is not ours
+        await waiting
+        deadline.move(loop.time() + _wait(config, reader))
+
+    def deliver(chunk: bytes) -> Awaitable[Any] | None:
+        batch = reader.feed(chunk)  # the good events before an error are still delivered
+        deadline.move(loop.time() + _wait(config, reader))
+        if batch and (waiting := on_batch(batch)) is not None:
+            return consumer_time(waiting)
+        return None
+
+    def stop() -> bool:
+        return reader.finished or reader.error is not None
+
     try:
         async with client.stream(
             "POST", f"{config.base_url}/responses", json=payload, headers=headers
         ) as response:
             await _check_response(response)
-            async for chunk in response.aiter_bytes():
-                batch = reader.feed(chunk)
-                if batch:
-                    deadline.move(None)  # the consumer's time is not ours
-                    yield batch
-                    if reader.finished:
-                        return
-                if reader.error:  # raised only after the good events before it
-                    raise reader.error
-                deadline.move(loop.time() + _wait(config, reader))
-            tail = reader.close()
-            if tail:
-                deadline.move(None)
-                yield tail
+            push = response.extensions.get("push")  # our transport's (`http1.ResponseBody`)
+            if push is not None and not response.headers.get("content-encoding"):
+                await push(deliver, stop)
+            else:  # another transport, or a body httpx must decode first
+                async for chunk in response.aiter_bytes():
+                    if (waiting := deliver(chunk)) is not None:
+                        await waiting
+                    if stop():
+                        break
+            tail = [] if stop() else reader.close()
+            if tail and (waiting := on_batch(tail)) is not None:
+                await consumer_time(waiting)
             if reader.error:
                 raise reader.error
             if not (reader.finished or reader.errored):

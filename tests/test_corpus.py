@@ -151,12 +151,14 @@ async def test_the_upstream_relays_each_file_and_stops_at_its_terminal_event(nam
     expected = corpus.event_data(name)
     for seed in range(2):
         transport = corpus.sse_transport(corpus.random_chunks(body, seed, max_size=400))
+        raws: list[str] = []
         async with make_client(CONFIG, transport=transport) as client:
-            raws = [
-                raw
-                async for batch in stream_response(client=client, config=CONFIG, body={})
-                for raw, _ in batch
-            ]
+            await stream_response(
+                client=client,
+                config=CONFIG,
+                body={},
+                on_batch=lambda batch, raws=raws: raws.extend(raw for raw, _ in batch),
+            )
         assert raws == expected
         assert json.loads(raws[-1])["type"] == corpus.entry(name)["terminal_event"]
 

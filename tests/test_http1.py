@@ -65,14 +65,27 @@ def head(extra: bytes = b"Transfer-Encoding: chunked\r\n", status: bytes = b"200
     return b"HTTP/1.1 " + status + b"\r\nContent-Type: text/event-stream\r\n" + extra + b"\r\n"
 
 
-async def collect(port: int, *, scheme: str = "http", verify: ssl.SSLContext | None = None):
+async def collect(
+    port: int, mode: str, *, scheme: str = "http", verify: ssl.SSLContext | None = None
+) -> tuple[int, list[bytes]]:
+    """The status and the body's chunks, read as `mode` says: by iterating (what httpx
+    does), or by callback (`ResponseBody.push`, what the relay does, from the response's extensions)."""
     transport = Http1Transport(verify=verify or ssl.create_default_context())
     url = f"{scheme}://localhost:{port}/v1/responses"
     async with (
         httpx.AsyncClient(transport=transport) as client,
         client.stream("POST", url, json={}) as response,
     ):
-        return response.status_code, [chunk async for chunk in response.aiter_bytes()]
+        if mode == "iterate":
+            return response.status_code, [chunk async for chunk in response.aiter_bytes()]
+        chunks: list[bytes] = []
+        await response.extensions["push"](chunks.append, lambda: False)
+        return response.status_code, chunks
+
+
+@pytest.fixture(params=["iterate", "push"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture
@@ -111,28 +124,28 @@ def test_a_malformed_chunked_body_is_a_protocol_error(bad: bytes) -> None:
         ChunkedDecoder().feed(bad)
 
 
-async def test_a_chunked_stream_arrives_chunk_by_chunk(raw) -> None:
+async def test_a_chunked_stream_arrives_chunk_by_chunk(raw, mode: str) -> None:
     frames = [b"data: %d\n\n" % i for i in range(3)]
     _, port = await raw(
         lambda _: [head(), *(b"%x\r\n%s\r\n" % (len(f), f) for f in frames), b"0\r\n\r\n"]
     )
-    status, chunks = await collect(port)
+    status, chunks = await collect(port, mode)
     assert status == 200 and chunks == frames
 
 
-async def test_sized_and_unframed_bodies_and_an_informational_response(raw) -> None:
+async def test_sized_and_unframed_bodies_and_an_informational_response(raw, mode: str) -> None:
     _, port = await raw(
         lambda _: [b"HTTP/1.1 100 Continue\r\n\r\n", head(b"Content-Length: 5\r\n") + b"hel", b"lo"]
     )
-    assert b"".join((await collect(port))[1]) == b"hello"
+    assert b"".join((await collect(port, mode))[1]) == b"hello"
     _, port = await raw(lambda _: [head(b""), b"to the ", b"end"], close_after=True)
-    assert b"".join((await collect(port))[1]) == b"to the end"
+    assert b"".join((await collect(port, mode))[1]) == b"to the end"
 
 
-async def test_a_body_cut_short_is_a_protocol_error(raw) -> None:
+async def test_a_body_cut_short_is_a_protocol_error(raw, mode: str) -> None:
     _, port = await raw(lambda _: [head(), b"5\r\nhello\r\n", b"5\r\nwor"], close_after=True)
     with pytest.raises(httpx.RemoteProtocolError):
-        await collect(port)
+        await collect(port, mode)
 
 
 async def test_the_request_goes_out_as_httpx_built_it(raw) -> None:
@@ -176,21 +189,82 @@ async def test_closing_a_stream_early_closes_its_connection(raw) -> None:
         assert transport._idle is None  # not kept: the rest of the body was never read
 
 
-async def test_a_refused_connection_is_a_connect_error() -> None:
+async def pushed(port: int, deliver: Callable, stop: Callable[[], bool] = lambda: False) -> bool:
+    """Push one response's body to `deliver`; True if its connection was kept for reuse."""
+    transport = Http1Transport(verify=ssl.create_default_context())
+    async with httpx.AsyncClient(transport=transport) as client:
+        async with client.stream("POST", f"http://localhost:{port}/", json={}) as response:
+            await response.extensions["push"](deliver, stop)
+        return transport._idle is not None
+
+
+async def test_push_waits_for_what_the_callback_returns_and_keeps_the_order(raw) -> None:
+    """A callback that returns an awaitable (the relay flushing a full batch) holds the next
+    chunks until it is done; what arrived meanwhile comes after, in order."""
+    parts = [b"part %d;" % i for i in range(8)]
+    _, port = await raw(
+        lambda _: [head(), *(b"%x\r\n%s\r\n" % (len(p), p) for p in parts), b"0\r\n\r\n"]
+    )
+    got: list[bytes] = []
+    waits: list[float] = []
+
+    async def slow() -> None:
+        started = asyncio.get_running_loop().time()
+        await asyncio.sleep(0.05)  # the server writes a part every 10 ms meanwhile
+        waits.append(asyncio.get_running_loop().time() - started)
+        got.append(b"(waited)")
+
+    def deliver(chunk: bytes):
+        got.append(chunk)
+        return slow() if len(got) == 1 else None
+
+    kept = await pushed(port, deliver)
+    assert got[0] == parts[0] and got[1] == b"(waited)" and waits
+    assert b"".join(got[2:]) == b"".join(parts[1:])
+    assert kept  # the whole body was read: the connection is kept
+
+
+async def test_push_raises_what_the_callback_raises_and_drops_the_connection(raw) -> None:
+    _, port = await raw(lambda _: [head(), *[b"3\r\nabc\r\n"] * 20, b"0\r\n\r\n"])
+    seen: list[bytes] = []
+
+    def deliver(chunk: bytes):
+        seen.append(chunk)
+        if len(seen) == 2:
+            raise ValueError("the relay could not take it")
+
+    transport = Http1Transport(verify=ssl.create_default_context())
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(ValueError, match="could not take"):
+            async with client.stream("POST", f"http://localhost:{port}/", json={}) as response:
+                await response.extensions["push"](deliver, lambda: False)
+        assert transport._idle is None
+    assert len(seen) == 2  # nothing was handed on after the error
+
+
+async def test_push_stops_when_told_and_the_unread_rest_is_not_kept(raw) -> None:
+    _, port = await raw(lambda _: [head(), *[b"3\r\nabc\r\n"] * 20, b"0\r\n\r\n"])
+    seen: list[bytes] = []
+    kept = await pushed(port, seen.append, stop=lambda: len(seen) >= 3)
+    assert seen == [b"abc"] * 3
+    assert not kept
+
+
+async def test_a_refused_connection_is_a_connect_error(mode: str) -> None:
     listening = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = listening.sockets[0].getsockname()[1]
     listening.close()
     await listening.wait_closed()
     with pytest.raises(httpx.ConnectError):
-        await collect(port)
+        await collect(port, mode)
 
 
-async def test_tls_with_a_certificate_the_client_trusts(raw, tmp_path: Path) -> None:
+async def test_tls_with_a_certificate_the_client_trusts(raw, mode: str, tmp_path: Path) -> None:
     server_context, client_context = tls_pair(tmp_path)
     _, port = await raw(lambda _: [head(), b"5\r\nhello\r\n0\r\n\r\n"], tls=server_context)
-    assert await collect(port, scheme="https", verify=client_context) == (200, [b"hello"])
+    assert await collect(port, mode, scheme="https", verify=client_context) == (200, [b"hello"])
     with pytest.raises(httpx.ConnectError):  # the default trust store does not know it
-        await collect(port, scheme="https")
+        await collect(port, mode, scheme="https")
 
 
 def tls_pair(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:

@@ -91,10 +91,12 @@ async def run(
         asyncio.timeout(5),
         make_client(config, transport=httpx.MockTransport(server)) as client,
     ):
-        async for batch in stream_response(
-            client=client, config=config, body=body or {"model": "m", "input": "hi"}
-        ):
-            got.append(batch)
+        await stream_response(
+            client=client,
+            config=config,
+            body=body or {"model": "m", "input": "hi"},
+            on_batch=got.append,
+        )
     return got
 
 
@@ -213,16 +215,15 @@ async def test_a_500_after_the_first_event_is_not_retried(monkeypatch):
     """An HTTP 500 failure raised after a batch was yielded is not retried."""
     attempts = []
 
-    async def once(client, config, body):
+    async def once(client, config, body, on_batch):
         attempts.append(1)
-        yield [("{}", None)]
+        on_batch([("{}", None)])
         raise UpstreamError("http", "HTTP 500: boom", status=500)
 
     monkeypatch.setattr(upstream, "_stream_once", once)
     got: list[Any] = []
     with pytest.raises(UpstreamError) as raised:
-        async for batch in stream_response(client=None, config=CONFIG, body={}):
-            got.append(batch)
+        await stream_response(client=None, config=CONFIG, body={}, on_batch=got.append)
     assert raised.value.status == 500
     assert (len(got), len(attempts)) == (1, 1)
 
@@ -231,14 +232,15 @@ async def test_a_500_before_the_first_event_is_retried(monkeypatch):
     """The same HTTP 500 failure before anything was yielded is retried."""
     attempts = []
 
-    async def once(client, config, body):
+    async def once(client, config, body, on_batch):
         attempts.append(1)
         if len(attempts) == 1:
             raise UpstreamError("http", "HTTP 500: boom", status=500)
-        yield [("{}", None)]
+        on_batch([("{}", None)])
 
     monkeypatch.setattr(upstream, "_stream_once", once)
-    got = [batch async for batch in stream_response(client=None, config=CONFIG, body={})]
+    got: list[Any] = []
+    await stream_response(client=None, config=CONFIG, body={}, on_batch=got.append)
     assert (len(got), len(attempts)) == (1, 2)
 
 
@@ -365,10 +367,13 @@ async def test_the_consumers_own_time_is_not_counted():
     config = replace(CONFIG, idle_timeout=0.05)
     server = Upstream(sse(CREATED, DELTA, COMPLETED))
     seen = []
+
+    def on_batch(batch: list[Any]) -> Any:
+        seen.extend(event.type for _, event in batch)
+        return asyncio.sleep(0.15)
+
     async with make_client(config, transport=httpx.MockTransport(server)) as client:
-        async for batch in stream_response(client=client, config=config, body={}):
-            seen.extend(event.type for _, event in batch)
-            await asyncio.sleep(0.15)
+        await stream_response(client=client, config=config, body={}, on_batch=on_batch)
     assert seen == ["response.created", "response.output_text.delta", "response.completed"]
 
 

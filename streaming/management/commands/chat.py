@@ -15,7 +15,13 @@ from django.core.management.base import BaseCommand, OutputWrapper
 
 from streaming import events as ev
 from streaming.accumulator import Accumulator
-from streaming.upstream import UpstreamConfig, UpstreamError, make_client, stream_response
+from streaming.upstream import (
+    RawEvent,
+    UpstreamConfig,
+    UpstreamError,
+    make_client,
+    stream_response,
+)
 
 
 class Command(BaseCommand):
@@ -45,14 +51,17 @@ class Command(BaseCommand):
 async def converse(body: dict[str, Any], out: Printer) -> Accumulator:
     config = UpstreamConfig.from_settings()
     acc = Accumulator()
+
+    def on_batch(batch: list[RawEvent]) -> None:
+        for _, event in batch:
+            acc.feed(event)
+            if event.type == "response.output_text.delta":
+                out.text(event.delta)  # type: ignore[attr-defined]
+            elif (line := activity(event)) is not None:
+                out.line(line)
+
     async with make_client(config) as client:
-        async for batch in stream_response(client=client, config=config, body=body):
-            for _, event in batch:
-                acc.feed(event)
-                if event.type == "response.output_text.delta":
-                    out.text(event.delta)  # type: ignore[attr-defined]
-                elif (line := activity(event)) is not None:
-                    out.line(line)
+        await stream_response(client=client, config=config, body=body, on_batch=on_batch)
     return acc
 
 
