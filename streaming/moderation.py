@@ -69,10 +69,7 @@ class RuleModerator:
 
     def __init__(self, rules: dict[str, list[str]]) -> None:
         try:
-            self.rules = {
-                category: [re.compile(p, re.IGNORECASE) for p in patterns]
-                for category, patterns in rules.items()
-            }
+            self.rules = {category: _one_pass(patterns) for category, patterns in rules.items()}
         except re.error as exc:
             raise ImproperlyConfigured(f"bad moderation rule: {exc}") from None
 
@@ -92,6 +89,20 @@ class RuleModerator:
 
     async def check(self, texts: list[str]) -> list[Verdict]:
         return [self.verdict(text) for text in texts]
+
+
+def _one_pass(patterns: list[str]) -> list[re.Pattern[str]]:
+    """A category's patterns as one expression of alternatives, so a text is scanned once per
+    category, not once per pattern (a 150 kB answer took 18 ms of the event loop). Patterns
+    that cannot be joined safely stay separate: with groups of their own (a backreference
+    would point elsewhere once joined), or global flags (only allowed at the very start)."""
+    compiled = [re.compile(p, re.IGNORECASE) for p in patterns]  # an error names the pattern
+    if len(compiled) < 2 or any(c.groups for c in compiled):
+        return compiled
+    try:
+        return [re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)]
+    except re.error:
+        return compiled
 
 
 class OpenAIModerator:

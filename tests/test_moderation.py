@@ -81,6 +81,27 @@ def test_rules_match_whole_words_in_any_case() -> None:
     assert not rules.verdict("a skilled worker").flagged
 
 
+def test_a_category_s_patterns_each_match_however_they_are_scanned() -> None:
+    """A category's patterns are scanned as one expression when they can be joined; those
+    with groups or flags of their own are scanned apart, and an empty category flags nothing."""
+    rules = RuleModerator(
+        {
+            "joined": [r"\bbomb\b", r"\bweapons?\b"],
+            "groups": [r"(ab)\1", r"\bkill(s)?\b"],
+            "flags": [r"(?x) f o o ", r"\bbar\b"],
+            "empty": [],
+        }
+    )
+    verdict = rules.verdict("A Weapon, a BOMB; abab kills; FOO and bar.")
+    assert verdict.matches == {
+        "joined": ["Weapon", "BOMB"],
+        "groups": ["abab", "kills"],
+        "flags": ["FOO", "bar"],
+    }
+    assert not rules.verdict("nothing here").flagged
+    assert len(rules.rules["joined"]) == 1 and len(rules.rules["groups"]) == 2
+
+
 def test_a_rules_file_replaces_the_built_in_rules(settings: Any, tmp_path: Any) -> None:
     path = tmp_path / "rules.json"
     path.write_text(json.dumps({"spoilers": [r"\bthe butler did it\b"]}))
