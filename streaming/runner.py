@@ -122,7 +122,7 @@ class TurnRun:
             for raw, event in batch:
                 add(event.type, raw)
                 feed(event)
-            return writer.flush() if writer.full else None
+            return writer.make_room()
 
         try:
             await stream_response(client=client, config=config, body=body, on_batch=on_batch)
