@@ -87,6 +87,18 @@ class LogWriter:
         if len(self._pending) == 1:
             self._clock().ask(self)
 
+    def add_read(self, batch: list[tuple[str, Any]]) -> None:
+        """The events of one network read, as `(raw JSON, typed event)`: received together,
+        so they share one receive time."""
+        if self.lost is not None or not batch:
+            return
+        now = int(time.time() * 1000)
+        pending = self._pending
+        asked = bool(pending)
+        pending += [(event.type, raw, now) for raw, event in batch]
+        if not asked:
+            self._clock().ask(self)
+
     def make_room(self) -> Awaitable[None] | None:
         """After adding a network read's events: a full batch asks for a round at once, and
         the caller goes on reading while it is written; something to wait on (`flush`) comes

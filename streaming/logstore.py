@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -225,14 +226,41 @@ def insert_rows(turns: Iterable[tuple[Any, int, list[Event]]]) -> None:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[union-attr]
     head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
+    if connection.vendor == "sqlite":
+        _insert_sqlite(head, rows)
+        return
     row = f"({', '.join(['%s'] * len(fields))})"
+    size = max(1, connection.ops.bulk_batch_size(fields, rows))
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            # One prepared statement bound per row: no SQL text of the whole batch to build,
-            # and none for Django to rewrite (its `%s` to `?` pass was 7% of bench/relay.py).
-            cursor.executemany(head + row, rows)
-            return
-        size = max(1, connection.ops.bulk_batch_size(fields, rows))
         for start in range(0, len(rows), size):
             part = rows[start : start + size]
             cursor.execute(head + ", ".join([row] * len(part)), [v for r in part for v in r])
+
+
+SQLITE_ROWS_PER_INSERT = 256
+
+
+def _insert_sqlite(head: str, rows: list[tuple[Any, ...]]) -> None:
+    """Multi-row INSERTs of `SQLITE_ROWS_PER_INSERT` rows (then one for the rest), straight
+    on the sqlite3 cursor with its own `?` marks.
+
+    sqlite3 lets go of the GIL around each statement it steps. `executemany` steps once per
+    row, so every row had to win the GIL back from the event loop, which holds it while it
+    parses: with the loop busy, each row waited up to the switch interval. One statement
+    per 256 rows asks for it once per 256. The statement text repeats, so sqlite3's statement
+    cache prepares it once, and Django's `%s` to `?` rewrite of a long SQL text is skipped.
+    """
+    width = len(rows[0])
+    one = "(" + ",".join("?" * width) + ")"
+    full = head + ",".join([one] * SQLITE_ROWS_PER_INSERT)
+    connection.ensure_connection()
+    # sqlite3's errors become Django's, as they do through Django's own cursor.
+    with connection.wrap_database_errors, closing(connection.connection.cursor()) as cursor:
+        start = 0
+        while len(rows) - start >= SQLITE_ROWS_PER_INSERT:
+            part = rows[start : start + SQLITE_ROWS_PER_INSERT]
+            cursor.execute(full, [v for r in part for v in r])
+            start += SQLITE_ROWS_PER_INSERT
+        if start < len(rows):
+            part = rows[start:]
+            cursor.execute(head + ",".join([one] * len(part)), [v for r in part for v in r])

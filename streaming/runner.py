@@ -118,9 +118,9 @@ class TurnRun:
             self._note_timings(batch)
             if gate is not None:
                 return gate.feed(batch, acc)
-            add, feed = writer.add, acc.feed
-            for raw, event in batch:
-                add(event.type, raw)
+            writer.add_read(batch)
+            feed = acc.feed
+            for _, event in batch:
                 feed(event)
             return writer.make_room()
 

@@ -265,9 +265,10 @@ class _EventReader:
     def _events(self, frames: list[str]) -> list[RawEvent]:
         """`frames`: the data of each frame (the only field this reader uses)."""
         batch: list[RawEvent] = []
+        if self.finished or self.error is not None:
+            return batch
+        append = batch.append
         for data in frames:
-            if self.finished or self.error:
-                break
             if data == "[DONE]":
                 self.finished = True
                 break
@@ -276,18 +277,21 @@ class _EventReader:
             except MalformedEvent as exc:
                 self.error = UpstreamError("malformed", f"malformed stream: {exc}")
                 break
-            batch.append((data, event))
-            self.count += 1
-            if event.type in _TERMINAL:
-                self.finished = True
-            elif event.type == "error":
-                self.errored = True
+            append((data, event))
+            if event.type in _ENDINGS:  # one look-up for the ordinary event
+                if event.type == "error":
+                    self.errored = True
+                else:
+                    self.finished = True
+                    break
+        self.count += len(batch)
         return batch
 
 
-# Not `error`: OpenAI follows it with `response.failed`, which carries the error (see the
-# corpus' error_failed file); a stream that ends right after an `error` still ends cleanly.
-_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# The terminal events, and `error`, which ends nothing by itself: OpenAI follows it with
+# `response.failed`, which carries the error (see the corpus' error_failed file); a stream
+# that ends right after an `error` still ends cleanly.
+_ENDINGS = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
 
 
 async def _check_response(response: httpx.Response) -> None:

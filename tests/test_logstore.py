@@ -182,3 +182,20 @@ async def test_a_flush_asked_while_the_clock_is_being_cancelled_still_completes(
         await writer.flush()
     assert await sync_to_async(TurnEvent.objects.filter(turn=turn).count)() == 2
     writer.close()
+
+
+def test_a_round_larger_than_one_insert_statement_stores_every_row_in_order() -> None:
+    """Rows go in statements of a fixed number of rows and one for the rest: every event of
+    every turn lands once, with its own seq, type, data and time, whatever the split."""
+    size = logstore.SQLITE_ROWS_PER_INSERT
+    turns = [make_turn(), make_turn()]
+    events = [
+        [(f"t{i}", f'{{"n":{i},"turn":{k}}}', 1000 + i) for i in range(n)]
+        for k, n in enumerate((size + 7, 2 * size - 3))
+    ]
+    writes = [Write(t.pk, "worker-a", 5, e) for t, e in zip(turns, events, strict=True)]
+    assert logstore.write_round(writes) == [False, False]
+    for turn, expected in zip(turns, events, strict=True):
+        rows = TurnEvent.objects.filter(turn=turn).order_by("seq")
+        stored = list(rows.values_list("seq", "type", "data", "received_ms"))
+        assert stored == [(5 + i, *event) for i, event in enumerate(expected)]
