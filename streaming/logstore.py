@@ -11,6 +11,7 @@ rounds run.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from contextlib import closing
@@ -113,6 +114,14 @@ def _write_together(writes: list[Write]) -> list[bool | Exception]:
 
 
 def _pk(turn_id: Any) -> Any:
+    """The turn's id as the database takes it (also for the log's foreign key), converted
+    once per turn: the UUID field's conversion, per turn and round, was a tenth of the
+    database thread's time at 200 turns (bench/load.py)."""
+    return _converted_pk(connection.vendor, turn_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _converted_pk(vendor: str, turn_id: Any) -> Any:
     return Turn._meta.pk.get_db_prep_save(turn_id, connection)  # type: ignore[union-attr]
 
 
@@ -192,7 +201,7 @@ def update_held_turn(turn_id: Any, owner: str, values: dict[str, Any]) -> bool:
         field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
         for field, value in zip(fields, values.values(), strict=True)
     ]
-    params += [meta.pk.get_db_prep_save(turn_id, connection), owner]  # type: ignore[union-attr]
+    params += [_pk(turn_id), owner]
     owner_column = meta.get_field("lease_owner").column  # type: ignore[union-attr]
     sql = (
         f"UPDATE {quote(meta.db_table)} SET {assignments} "
@@ -219,7 +228,7 @@ def insert_rows(turns: Iterable[tuple[Any, int, list[Event]]]) -> None:
     fields = [meta.get_field(name) for name in _EVENT_COLUMNS]
     rows: list[tuple[Any, ...]] = []
     for turn_id, first, events in turns:
-        turn = fields[0].get_db_prep_save(turn_id, connection)  # type: ignore[union-attr]
+        turn = _pk(turn_id)
         rows += [(turn, seq, *event) for seq, event in enumerate(events, first)]
     if not rows:
         return
