@@ -4,11 +4,16 @@ It runs in the worker once the turn is finished and relayed, so it never delays 
 the turn: a moderator that fails is retried with backoff, and if every attempt fails the turn
 keeps `moderation_status = "error"`. The claim (`"" → "pending"`) makes a second run for the
 same turn a no-op; a turn that hold mode already stopped is not checked again.
+
+A worker that dies after a turn ended and before its check ended leaves the turn unchecked
+or `pending` for good; the sweep (`streaming/sweep.py`) checks such turns again once they
+ended `STALE_AFTER` ago, far longer than a check with all its retries takes.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,14 +26,18 @@ from streaming.moderation import Verdict, check_with_retries, merge, moderator_f
 log = logging.getLogger(__name__)
 
 FINAL = ["completed", "incomplete", "failed", "cancelled", "interrupted"]
+STALE_AFTER = timedelta(minutes=5)  # a check gives up within a minute (timeouts, retries)
+UNFINISHED = [ModerationStatus.UNCHECKED, ModerationStatus.PENDING]
 
 
-async def turn_moderate(*, turn_id: Any) -> None:
-    """Check a finished turn once. Never raises (except cancellation)."""
+async def turn_moderate(*, turn_id: Any, stale_before: Any = None) -> None:
+    """Check a finished turn once. Never raises (except cancellation). With `stale_before`
+    (the sweep), a turn that ended before then and was left unchecked or `pending` is
+    claimed again."""
     if settings.MODERATION_MODE == "off":
         return
     try:
-        texts = await db(_claim, turn_id)
+        texts = await db(_claim, turn_id, stale_before)
         if texts is not None:
             await _check(turn_id, texts)
     except Exception:
@@ -56,10 +65,28 @@ async def _check(turn_id: Any, texts: dict[str, str]) -> None:
     await db(_store, turn_id, moderator.name, dict(zip(labels, verdicts, strict=True)), failures)
 
 
-def _claim(turn_id: Any) -> dict[str, str] | None:
-    claimed = Turn.objects.filter(
-        pk=turn_id, moderation_status=ModerationStatus.UNCHECKED, status__in=FINAL
-    ).update(moderation_status=ModerationStatus.PENDING)
+def turns_left_unchecked(*, before: Any) -> list[Any]:
+    """Ids of turns that ended before `before` and were never checked, or whose check never
+    ended (its worker died)."""
+    if settings.MODERATION_MODE == "off":
+        return []
+    return list(_left_unchecked(before).values_list("pk", flat=True)[:100])
+
+
+def _left_unchecked(before: Any) -> Any:
+    return Turn.objects.filter(
+        status__in=FINAL, moderation_status__in=UNFINISHED, finished_at__lt=before
+    )
+
+
+def _claim(turn_id: Any, stale_before: Any = None) -> dict[str, str] | None:
+    if stale_before is None:
+        turns = Turn.objects.filter(
+            pk=turn_id, moderation_status=ModerationStatus.UNCHECKED, status__in=FINAL
+        )
+    else:
+        turns = _left_unchecked(stale_before).filter(pk=turn_id)
+    claimed = turns.update(moderation_status=ModerationStatus.PENDING)
     if not claimed:
         return None
     turn = Turn.objects.only("input", "output_text").get(pk=turn_id)

@@ -1,4 +1,5 @@
-"""Keeps nothing stuck: wakes turns whose wake-up was lost and ends turns whose worker died."""
+"""Keeps nothing stuck: wakes turns whose wake-up was lost, ends turns whose worker died, and
+checks finished turns whose moderation check a dead worker left undone."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import uuid
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.utils import timezone
 
-from streaming import services
+from streaming import moderation_after, services
 from streaming.eventlog import LogWriter
 from streaming.fold import TurnFold
 from streaming.logs import turn_logger
@@ -42,6 +44,9 @@ async def sweep_once(*, owner: str, everything: bool = False) -> None:
     layer = get_channel_layer()
     for turn_id in await db(services.turns_left_queued, older_than=settings.RELAY_SWEEP_INTERVAL):
         await layer.send(services.WORKER_CHANNEL, {"type": "stream.run", "turn": str(turn_id)})
+    stale_before = timezone.now() - moderation_after.STALE_AFTER
+    for turn_id in await db(moderation_after.turns_left_unchecked, before=stale_before):
+        await moderation_after.turn_moderate(turn_id=turn_id, stale_before=stale_before)
 
 
 async def turn_interrupt(*, turn: Turn, owner: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import random
 import time
@@ -10,9 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.timezone import now
 
-from streaming import moderation_after, simulator_texts
+from streaming import moderation_after, simulator_texts, sweep
+from streaming.models import Turn
 from streaming.moderation import (
     DEFAULT_RULES,
     ModerationError,
@@ -377,3 +381,48 @@ async def test_hold_mode_passes_clean_text_unchanged(relay: Relay, settings: Any
     assert [e["event"]["type"] for e in viewer.envelopes] == plain_types
     hold = held.moderation["hold"]
     assert hold["checkpoints"] >= 1 and hold["deltas"] == 40
+
+
+# --- checks a dead worker left undone ----------------------------------------------------
+
+
+async def _finished_turn(relay: Relay, prompt: str, *, status: str, ago: dt.timedelta) -> str:
+    """A turn that streamed and ended `ago`, its check left at `status` (as a worker that
+    died after the turn, or during its check, leaves it)."""
+    turn_id = await relay.start(prompt)
+    await relay.wait_done(turn_id)
+    await wait_moderated(turn_id)
+    await sync_to_async(
+        lambda: Turn.objects.filter(pk=turn_id).update(
+            moderation_status=status, moderation={}, flagged=False, finished_at=now() - ago
+        )
+    )()
+    return turn_id
+
+
+async def test_the_sweep_checks_turns_whose_check_a_dead_worker_left_undone(
+    relay: Relay, settings: Any
+) -> None:
+    """Never checked, or `pending` for good: once the turn ended long enough ago, the sweep
+    checks it; a check still within its time is left to its worker."""
+    settings.MODERATION_MODE = "after"
+    long_ago = moderation_after.STALE_AFTER + dt.timedelta(seconds=5)
+    unchecked = await _finished_turn(relay, FLAGGED, status="", ago=long_ago)
+    pending = await _finished_turn(relay, CLEAN, status="pending", ago=long_ago)
+    recent = await _finished_turn(relay, FLAGGED, status="pending", ago=dt.timedelta(seconds=5))
+    await sweep.sweep_once(owner="sweep.test")
+    turn = await wait_moderated(unchecked)
+    assert turn.moderation_status == "flagged" and turn.flagged
+    assert (await wait_moderated(pending)).moderation_status == "clean"
+    assert (await sync_to_async(Turn.objects.get)(pk=recent)).moderation_status == "pending"
+
+
+async def test_the_sweep_leaves_unchecked_turns_alone_when_moderation_is_off(
+    relay: Relay, settings: Any
+) -> None:
+    settings.MODERATION_MODE = "after"
+    old = moderation_after.STALE_AFTER + dt.timedelta(seconds=5)
+    turn_id = await _finished_turn(relay, FLAGGED, status="", ago=old)
+    settings.MODERATION_MODE = "off"
+    await sweep.sweep_once(owner="sweep.test")
+    assert (await sync_to_async(Turn.objects.get)(pk=turn_id)).moderation_status == ""
