@@ -7,12 +7,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from streaming import eventlog, logstore
 from streaming import flusher as flusher_module
-from streaming import logstore
 from streaming.eventlog import LogWriter
 from streaming.logstore import LeaseLost, Write
 from streaming.models import Conversation, Turn, TurnEvent
@@ -126,6 +126,57 @@ async def test_events_are_flushed_within_the_interval_without_asking(settings) -
     await asyncio.sleep(0.5)
     assert await sync_to_async(TurnEvent.objects.filter(turn=turn).count)() == 2
     assert writer.next_seq == 2
+    writer.close()
+
+
+class Read:
+    """A typed event as the upstream reader hands it over (only `type` is read here)."""
+
+    type = "response.output_text.delta"
+
+
+async def test_a_read_fills_the_batch_then_the_reader_waits_only_when_rounds_fall_behind(
+    settings, monkeypatch
+) -> None:
+    """Under a full batch the interval decides; a full batch is written at once while the
+    reader goes on; only with `BACKLOG_BATCHES` batches pending must the reader wait, and
+    what it waits for has everything written. Events of one read share one receive time."""
+    settings.RELAY_FLUSH_INTERVAL = 30.0  # no round comes by the clock within the test
+    settings.RELAY_FLUSH_MAX_EVENTS = 4
+    turn = await sync_to_async(make_turn)()
+    writer = LogWriter(turn, owner="worker-a")
+    stored = sync_to_async(lambda: TurnEvent.objects.filter(turn=turn).count())
+
+    writer.add_read([("{}", Read())] * 3)
+    assert writer.make_room() is None
+    await asyncio.sleep(0.3)
+    assert await stored() == 0  # not full: it waits for the interval
+
+    writer.add_read([("{}", Read())] * 2)
+    assert writer.make_room() is None  # full: a round at once, and no waiting
+    await asyncio.sleep(0.5)
+    assert await stored() == 5
+
+    gate = asyncio.Event()  # rounds fall behind: the next one waits for the gate
+    real = logstore.write_round
+    monkeypatch.setattr(
+        logstore, "write_round", lambda writes: (async_to_sync(gate.wait)(), real(writes))[1]
+    )
+    writer.add_read([("{}", Read())] * 4)
+    assert writer.make_room() is None  # one full batch: its round starts, held at the gate
+    await asyncio.sleep(0.1)
+    writer.add_read([("{}", Read())] * (4 * eventlog.BACKLOG_BATCHES))
+    waiting = writer.make_room()
+    assert waiting is not None  # four full batches pending: the reader waits
+    gate.set()
+    await asyncio.wait_for(waiting, 5)
+    assert await stored() == 5 + 4 + 4 * eventlog.BACKLOG_BATCHES
+    times = await sync_to_async(
+        lambda: set(
+            TurnEvent.objects.filter(turn=turn, seq__lt=3).values_list("received_ms", flat=True)
+        )
+    )()
+    assert len(times) == 1
     writer.close()
 
 
