@@ -25,6 +25,7 @@ from streaming.hub import hub_for
 from streaming.logs import turn_logger
 from streaming.logstore import db
 from streaming.models import Turn
+from streaming.ws_frames import frame_writer
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
         # (the wrapper saves the session only for `http.response.start`, and its checks were
         # 5% of the server at 200 turns), and the backlog is read from it.
         self.server_send = innermost_send(self.base_send)
+        self.write_frame = frame_writer(self.server_send)
         self.log = turn_logger(turn.pk, __name__)
         self.hub = hub_for(self.channel_layer)
         self.group = turn.group_name
@@ -154,7 +156,8 @@ class TurnConsumer(AsyncWebsocketConsumer):
                 self.done = True
                 await self.close(code=CLOSE_TOO_SLOW)
                 return
-            await self.server_send({"type": "websocket.send", "text": text})
+            if self.write_frame is None or not self.write_frame(text):
+                await self.server_send({"type": "websocket.send", "text": text})
         self.sent = last
         self.done = done  # when done, the caller closes, once it has said what it needs to
 
