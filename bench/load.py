@@ -14,7 +14,7 @@ Setups: `embedded` is `manage.py serve` on SQLite with the worker inside; `team`
 and the Redis pub-sub layer.
 
 A step posts its N turns (20 at a time) and asks every one to start streaming at one moment,
-`--start-in` seconds after the step began (default 2 + N/20: time to post and connect them
+`--start-in` seconds after the step began (default 2 + N/12: time to post and connect them
 all), each a random part of one delta's interval late so the streams do not tick in step.
 So N turns do stream at once: `peak_concurrent` says how many did, and `together_s` for how
 long (from the last turn's first delta to the first turn's last). Without that common start
@@ -419,7 +419,7 @@ def run_setup(name: str, args: argparse.Namespace, upstream: str) -> dict[str, A
             report["soak"] = uvloop.run(soak(deployment, args.soak_turns, args.deltas, args.soak))
             return report
         for n in args.steps:
-            start_in = None if args.burst else args.start_in or 2 + n / 20
+            start_in = None if args.burst else args.start_in or 2 + n / 12
             row = uvloop.run(step(deployment, n, args.deltas, start_in))
             print(f"{name} {json.dumps(row)}", flush=True)
             report["steps"].append(row)
@@ -443,7 +443,7 @@ def main() -> None:
         "--start-in",
         type=float,
         default=0,
-        help="seconds from a step's start to every turn's first delta (default 2 + N/20)",
+        help="seconds from a step's start to every turn's first delta (default 2 + N/12)",
     )
     parser.add_argument(
         "--burst", action="store_true", help="no common start: each turn streams after --ttft"
