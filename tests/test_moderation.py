@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import random
+import threading
 import time
 from typing import Any
 
@@ -77,6 +78,23 @@ def test_the_default_rules_pass_the_simulators_ordinary_answers() -> None:
         text = simulator_texts.markdown_answer(random.Random(seed), 200)
         assert not rules.verdict(text).flagged, text
     assert not rules.verdict(simulator_texts.REFUSAL).flagged
+
+
+async def test_the_rules_scan_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long answer takes milliseconds to scan: the scan runs in a thread, so the streams
+    on the event loop go on meanwhile; the verdicts come back in order."""
+    rules = RuleModerator(DEFAULT_RULES)
+    scanned_on: list[int] = []
+    real = rules.verdict
+
+    def verdict(text: str) -> Verdict:
+        scanned_on.append(threading.get_ident())
+        return real(text)
+
+    monkeypatch.setattr(rules, "verdict", verdict)
+    verdicts = await rules.check([simulator_texts.MODERATION, "hello"])
+    assert [v.flagged for v in verdicts] == [True, False]
+    assert scanned_on and threading.get_ident() not in scanned_on
 
 
 def test_rules_match_whole_words_in_any_case() -> None:
