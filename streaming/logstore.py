@@ -115,8 +115,8 @@ def _write_together(writes: list[Write]) -> list[bool | Exception]:
 
 def _pk(turn_id: Any) -> Any:
     """The turn's id as the database takes it (also for the log's foreign key), converted
-    once per turn: the UUID field's conversion, per turn and round, was a tenth of the
-    database thread's time at 200 turns (bench/load.py)."""
+    once per turn: the UUID field's conversion, per turn and round, was 5% of the server's
+    GIL time at 200 turns (bench/load.py)."""
     return _converted_pk(connection.vendor, turn_id)
 
 

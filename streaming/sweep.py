@@ -29,13 +29,22 @@ async def sweep_forever(*, startup_all: bool) -> None:
     run of the process is ended at once, without waiting for its lease to expire."""
     owner = f"sweep.{uuid.uuid4().hex}"
     everything = startup_all
-    while True:
-        try:
-            await sweep_once(owner=owner, everything=everything)
-            everything = False
-        except Exception:
-            log.exception("the sweep failed; trying again later")
-        await asyncio.sleep(settings.RELAY_SWEEP_INTERVAL)
+    checking: asyncio.Task[None] | None = None
+    try:
+        while True:
+            try:
+                await sweep_once(owner=owner, everything=everything)
+                everything = False
+            except Exception:
+                log.exception("the sweep failed; trying again later")
+            # Beside the sweep, not in it: with the moderator down, checks take their
+            # timeouts and retries, and leases must still be watched meanwhile.
+            if checking is None or checking.done():
+                checking = asyncio.ensure_future(moderate_left_unchecked())
+            await asyncio.sleep(settings.RELAY_SWEEP_INTERVAL)
+    finally:
+        if checking is not None:
+            checking.cancel()
 
 
 async def sweep_once(*, owner: str, everything: bool = False) -> None:
@@ -44,8 +53,17 @@ async def sweep_once(*, owner: str, everything: bool = False) -> None:
     layer = get_channel_layer()
     for turn_id in await db(services.turns_left_queued, older_than=settings.RELAY_SWEEP_INTERVAL):
         await layer.send(services.WORKER_CHANNEL, {"type": "stream.run", "turn": str(turn_id)})
+
+
+async def moderate_left_unchecked() -> None:
+    """Check the finished turns whose check a dead worker never ran, or never finished."""
     stale_before = timezone.now() - moderation_after.STALE_AFTER
-    for turn_id in await db(moderation_after.turns_left_unchecked, before=stale_before):
+    try:
+        turn_ids = await db(moderation_after.turns_left_unchecked, before=stale_before)
+    except Exception:
+        log.exception("could not look for unchecked turns; trying again later")
+        return
+    for turn_id in turn_ids:
         await moderation_after.turn_moderate(turn_id=turn_id, stale_before=stale_before)
 
 

@@ -428,7 +428,7 @@ async def test_the_sweep_checks_turns_whose_check_a_dead_worker_left_undone(
     unchecked = await _finished_turn(relay, FLAGGED, status="", ago=long_ago)
     pending = await _finished_turn(relay, CLEAN, status="pending", ago=long_ago)
     recent = await _finished_turn(relay, FLAGGED, status="pending", ago=dt.timedelta(seconds=5))
-    await sweep.sweep_once(owner="sweep.test")
+    await sweep.moderate_left_unchecked()
     turn = await wait_moderated(unchecked)
     assert turn.moderation_status == "flagged" and turn.flagged
     assert (await wait_moderated(pending)).moderation_status == "clean"
@@ -442,5 +442,14 @@ async def test_the_sweep_leaves_unchecked_turns_alone_when_moderation_is_off(
     old = moderation_after.STALE_AFTER + dt.timedelta(seconds=5)
     turn_id = await _finished_turn(relay, FLAGGED, status="", ago=old)
     settings.MODERATION_MODE = "off"
-    await sweep.sweep_once(owner="sweep.test")
+    await sweep.moderate_left_unchecked()
     assert (await sync_to_async(Turn.objects.get)(pk=turn_id)).moderation_status == ""
+
+
+async def test_the_workers_sweep_checks_them_on_its_own(relay: Relay, settings: Any) -> None:
+    """The worker's sweep loop starts those checks itself (in a task of their own, so a
+    moderator that is down never holds up the watch on leases)."""
+    settings.MODERATION_MODE = "after"
+    old = moderation_after.STALE_AFTER + dt.timedelta(seconds=5)
+    turn_id = await _finished_turn(relay, FLAGGED, status="pending", ago=old)
+    assert (await wait_moderated(turn_id)).moderation_status == "flagged"
