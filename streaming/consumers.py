@@ -25,7 +25,7 @@ from streaming.hub import hub_for
 from streaming.logs import turn_logger
 from streaming.logstore import db
 from streaming.models import Turn
-from streaming.ws_frames import frame_writer
+from streaming.ws_frames import daphne_protocol, frame_writer
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +200,7 @@ def transport_backlog(send: Any) -> int | None:
     under the session middleware); follow that to the transport. Other servers: None (no
     bound applied).
     """
-    args = getattr(send, "args", ())
-    transport = getattr(args[0], "transport", None) if args else None
+    transport = getattr(daphne_protocol(send), "transport", None)
     if transport is None:
         return None
     buffered = getattr(transport, "dataBuffer", b"")

@@ -49,8 +49,8 @@ def frames(envelopes: list[str], limit: int = FRAME_CHARS) -> Iterator[str]:
 class LogWriter:
     """Appends a turn's events; `streaming.flusher` writes and relays them in rounds, at
     most `RELAY_FLUSH_INTERVAL` after they arrived. `flush()` asks for a round at once and
-    returns when what was pending is written and relayed; the runner calls it when
-    `RELAY_FLUSH_MAX_EVENTS` are pending, and at the end of the turn (then `close()`).
+    returns when what was pending is written and relayed; the runner waits on it when the
+    rounds fall behind its reading (`make_room`), and at the end of the turn (then `close()`).
 
     A lost lease (another worker or the sweep ended the turn) stops the writer: `flush()`
     raises `LeaseLost` and `on_lease_lost` is called. `on_cancel_requested` is called when a

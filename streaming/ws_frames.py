@@ -21,11 +21,17 @@ from typing import Any
 FrameWriter = Callable[[str], bool]
 
 
-def frame_writer(send: Any) -> FrameWriter | None:
-    """A writer of text frames for the connection behind daphne's `send`
-    (`partial(server.handle_reply, protocol)`), or None when `send` is not daphne's."""
+def daphne_protocol(send: Any) -> Any:
+    """The connection's protocol behind daphne's `send` (`partial(server.handle_reply,
+    protocol)`), or None when `send` is not daphne's."""
     args = getattr(send, "args", ())
-    protocol = args[0] if args else None
+    return args[0] if args else None
+
+
+def frame_writer(send: Any) -> FrameWriter | None:
+    """A writer of text frames for the connection behind daphne's `send`, or None when
+    `send` is not daphne's."""
+    protocol = daphne_protocol(send)
     server = getattr(getattr(send, "func", None), "__self__", None)
     connections = getattr(server, "connections", None)
     open_state = getattr(protocol, "STATE_OPEN", None)
