@@ -66,6 +66,7 @@ class LogWriter:
         on_lease_lost: Callable[[], None] | None = None,
     ) -> None:
         self.turn_id = turn.pk
+        self.pk = logstore.db_pk(turn.pk)  # converted once, not per round
         self.group = turn.group_name
         self.owner = owner
         self.next_seq = turn.next_seq
@@ -153,6 +154,7 @@ class LogWriter:
             self._pending,
             self.turn_updates,
             check_cancel=check_cancel,
+            pk=self.pk,
         )
         self._pending, self.turn_updates = [], {}
         self.next_seq += len(write.events)

@@ -11,7 +11,6 @@ rounds run.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterable
 from contextlib import closing
@@ -57,7 +56,8 @@ class Write:
     """One turn's part of a round: its events from seq `first`, and Turn fields to save.
 
     Without `updates` the turn's lease is renewed; `updates` that set `lease_owner` (the final
-    write) release it instead.
+    write) release it instead. `pk` is the turn's id as the database takes it (`db_pk`),
+    given by a writer that converted it once.
     """
 
     turn_id: Any
@@ -66,6 +66,11 @@ class Write:
     events: list[Event] = field(default_factory=list)
     updates: dict[str, Any] = field(default_factory=dict)
     check_cancel: bool = False
+    pk: Any = None
+
+    def __post_init__(self) -> None:
+        if self.pk is None:
+            self.pk = db_pk(self.turn_id)
 
 
 def write_round(writes: list[Write]) -> list[bool | Exception]:
@@ -87,6 +92,20 @@ def write_round(writes: list[Write]) -> list[bool | Exception]:
     return results
 
 
+def checkpoint() -> None:
+    """SQLite: copy what the WAL holds back into the database file, without waiting for
+    readers or blocking writers (a passive checkpoint). Elsewhere nothing.
+
+    Left to the commits (SQLite's default, every 1,000 WAL pages), a round that crossed the
+    mark paid for copying and syncing every page written since; at 300 turns that was one
+    round in three, a quarter of a round's time (bench/load.py). A checkpoint a second,
+    beside the rounds, copies each page once however many rounds rewrote it."""
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
 def _write_together(writes: list[Write]) -> list[bool | Exception]:
     lease_until = timezone.now() + timedelta(seconds=settings.RELAY_LEASE_SECONDS)
     held: set[int] = set()
@@ -96,32 +115,28 @@ def _write_together(writes: list[Write]) -> list[bool | Exception]:
             values = {"next_seq": write.first + len(write.events), **write.updates}
             if "lease_owner" not in write.updates:
                 values["lease_expires_at"] = lease_until
-            if update_held_turn(write.turn_id, write.owner, values):
+            if update_held_turn(write.turn_id, write.owner, values, pk=write.pk):
                 held.add(index)
         else:
             renewing.setdefault(write.owner, []).append(index)
     for owner, indexes in renewing.items():
         held |= _renew_held(owner, [(i, writes[i]) for i in indexes], lease_until)
-    insert_rows((writes[i].turn_id, writes[i].first, writes[i].events) for i in sorted(held))
-    asked = [writes[i].turn_id for i in held if writes[i].check_cancel]
+    insert_rows((writes[i].pk, writes[i].first, writes[i].events) for i in sorted(held))
+    asked = [writes[i].pk for i in held if writes[i].check_cancel]
     cancelled = _cancel_requested(asked) if asked else set()
     return [
-        _pk(write.turn_id) in cancelled
+        write.pk in cancelled
         if index in held
         else LeaseLost(f"turn {write.turn_id} is no longer held by {write.owner}")
         for index, write in enumerate(writes)
     ]
 
 
-def _pk(turn_id: Any) -> Any:
-    """The turn's id as the database takes it (also for the log's foreign key), converted
-    once per turn: the UUID field's conversion, per turn and round, was 5% of the server's
-    GIL time at 200 turns (bench/load.py)."""
-    return _converted_pk(connection.vendor, turn_id)
-
-
-@functools.lru_cache(maxsize=4096)
-def _converted_pk(vendor: str, turn_id: Any) -> Any:
+def db_pk(turn_id: Any) -> Any:
+    """The turn's id as the database takes it (also for the log's foreign key). A writer
+    converts it once per turn: the UUID field's conversion, and the look-up of the
+    connection it needs, per turn and round were a third of the database thread's time at
+    300 turns (bench/load.py)."""
     return Turn._meta.pk.get_db_prep_save(turn_id, connection)  # type: ignore[union-attr]
 
 
@@ -142,7 +157,7 @@ def _renew_held(owner: str, writes: list[tuple[int, Write]], until: Any) -> set[
     columns = {name: quote(meta.get_field(name).column) for name in ("next_seq", "lease_owner")}  # type: ignore[union-attr]
     held: set[int] = set()
     for part in _chunks(writes, 3, extra=2):
-        ids = [_pk(write.turn_id) for _, write in part]
+        ids = [write.pk for _, write in part]
         cases = " ".join(["WHEN %s THEN %s"] * len(part))
         marks = ", ".join(["%s"] * len(part))
         params: list[Any] = []
@@ -170,24 +185,24 @@ def _renew_held(owner: str, writes: list[tuple[int, Write]], until: Any) -> set[
     return held
 
 
-def _cancel_requested(turn_ids: list[Any]) -> set[Any]:
+def _cancel_requested(pks: list[Any]) -> set[Any]:
     meta = Turn._meta
     quote = connection.ops.quote_name
     pk = quote(meta.pk.column)  # type: ignore[union-attr]
     flag = quote(meta.get_field("cancel_requested").column)  # type: ignore[union-attr]
     found: set[Any] = set()
     with connection.cursor() as cursor:
-        for part in _chunks(turn_ids, 1):
+        for part in _chunks(pks, 1):
             marks = ", ".join(["%s"] * len(part))
             cursor.execute(
                 f"SELECT {pk} FROM {quote(meta.db_table)} WHERE {pk} IN ({marks}) AND {flag}",
-                [_pk(turn_id) for turn_id in part],
+                part,
             )
             found.update(row[0] for row in cursor.fetchall())
     return found
 
 
-def update_held_turn(turn_id: Any, owner: str, values: dict[str, Any]) -> bool:
+def update_held_turn(turn_id: Any, owner: str, values: dict[str, Any], pk: Any = None) -> bool:
     """`UPDATE turn SET … WHERE id = … AND lease_owner = owner`; False if not held.
 
     The SQL the ORM's `.update()` would run, without compiling a query per call (it was
@@ -201,7 +216,7 @@ def update_held_turn(turn_id: Any, owner: str, values: dict[str, Any]) -> bool:
         field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
         for field, value in zip(fields, values.values(), strict=True)
     ]
-    params += [_pk(turn_id), owner]
+    params += [db_pk(turn_id) if pk is None else pk, owner]
     owner_column = meta.get_field("lease_owner").column  # type: ignore[union-attr]
     sql = (
         f"UPDATE {quote(meta.db_table)} SET {assignments} "
@@ -217,39 +232,41 @@ _EVENT_COLUMNS = ("turn", "seq", "type", "data", "received_ms")
 
 def insert_events(turn_id: Any, first: int, events: list[Event]) -> None:
     """One turn's events from seq `first`."""
-    insert_rows([(turn_id, first, events)])
+    insert_rows([(db_pk(turn_id), first, events)])
 
 
 def insert_rows(turns: Iterable[tuple[Any, int, list[Event]]]) -> None:
     """The rows `TurnEvent.objects.bulk_create` would insert, in the same multi-row INSERTs,
     without building a model instance and compiling SQL per row (bench/README.md); the
-    events of every turn of a round go in the same statements."""
+    events of every turn of a round go in the same statements. `turns`: (the turn's id as
+    the database takes it, the first seq, its events)."""
+    values: list[Any] = []  # the rows' values, one after the other
+    for pk, first, events in turns:
+        for seq, (kind, data, received) in enumerate(events, first):
+            values += (pk, seq, kind, data, received)
+    if not values:
+        return
     meta = TurnEvent._meta
     fields = [meta.get_field(name) for name in _EVENT_COLUMNS]
-    rows: list[tuple[Any, ...]] = []
-    for turn_id, first, events in turns:
-        turn = _pk(turn_id)
-        rows += [(turn, seq, *event) for seq, event in enumerate(events, first)]
-    if not rows:
-        return
+    width = len(fields)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[union-attr]
     head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
     if connection.vendor == "sqlite":
-        _insert_sqlite(head, rows)
+        _insert_sqlite(head, width, values)
         return
-    row = f"({', '.join(['%s'] * len(fields))})"
-    size = max(1, connection.ops.bulk_batch_size(fields, rows))
+    row = f"({', '.join(['%s'] * width)})"
+    size = max(1, connection.ops.bulk_batch_size(fields, range(len(values) // width))) * width
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            part = rows[start : start + size]
-            cursor.execute(head + ", ".join([row] * len(part)), [v for r in part for v in r])
+        for start in range(0, len(values), size):
+            part = values[start : start + size]
+            cursor.execute(head + ", ".join([row] * (len(part) // width)), part)
 
 
 SQLITE_ROWS_PER_INSERT = 256
 
 
-def _insert_sqlite(head: str, rows: list[tuple[Any, ...]]) -> None:
+def _insert_sqlite(head: str, width: int, values: list[Any]) -> None:
     """Multi-row INSERTs of `SQLITE_ROWS_PER_INSERT` rows (then one for the rest), straight
     on the sqlite3 cursor with its own `?` marks.
 
@@ -259,17 +276,16 @@ def _insert_sqlite(head: str, rows: list[tuple[Any, ...]]) -> None:
     per 256 rows asks for it once per 256. The statement text repeats, so sqlite3's statement
     cache prepares it once, and Django's `%s` to `?` rewrite of a long SQL text is skipped.
     """
-    width = len(rows[0])
     one = "(" + ",".join("?" * width) + ")"
     full = head + ",".join([one] * SQLITE_ROWS_PER_INSERT)
+    step = SQLITE_ROWS_PER_INSERT * width
     connection.ensure_connection()
     # sqlite3's errors become Django's, as they do through Django's own cursor.
     with connection.wrap_database_errors, closing(connection.connection.cursor()) as cursor:
         start = 0
-        while len(rows) - start >= SQLITE_ROWS_PER_INSERT:
-            part = rows[start : start + SQLITE_ROWS_PER_INSERT]
-            cursor.execute(full, [v for r in part for v in r])
-            start += SQLITE_ROWS_PER_INSERT
-        if start < len(rows):
-            part = rows[start:]
-            cursor.execute(head + ",".join([one] * len(part)), [v for r in part for v in r])
+        while len(values) - start >= step:
+            cursor.execute(full, values[start : start + step])
+            start += step
+        if start < len(values):
+            rest = values[start:]
+            cursor.execute(head + ",".join([one] * (len(rest) // width)), rest)

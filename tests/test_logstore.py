@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -250,3 +251,43 @@ def test_a_round_larger_than_one_insert_statement_stores_every_row_in_order() ->
         rows = TurnEvent.objects.filter(turn=turn).order_by("seq")
         stored = list(rows.values_list("seq", "type", "data", "received_ms"))
         assert stored == [(5 + i, *event) for i, event in enumerate(expected)]
+
+
+def stored_in_the_file(turn: Turn) -> int:
+    """The turn's rows in the database file itself, not counting what is still only in the
+    WAL (an `immutable` connection reads the file alone)."""
+    import sqlite3
+
+    from django.db import connection
+
+    path = connection.settings_dict["NAME"]
+    with contextlib.closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as reader:
+        query = f"SELECT count(*) FROM {TurnEvent._meta.db_table} WHERE turn_id = ?"
+        return reader.execute(query, [logstore.db_pk(turn.pk)]).fetchone()[0]
+
+
+async def test_rounds_leave_the_wal_to_a_checkpoint_of_their_own(monkeypatch) -> None:
+    """SQLite: commits do not copy the WAL back (only past a backstop of pages); the flusher
+    checkpoints beside its rounds, so the rows reach the database file."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("a SQLite checkpoint")
+    turn = await sync_to_async(make_turn)()
+    await sync_to_async(logstore.checkpoint)()  # the tables, and the turn, in the file
+    assert await sync_to_async(stored_in_the_file)(turn) == 0
+    writer = LogWriter(turn, owner="worker-a")
+    monkeypatch.setattr(flusher_module, "CHECKPOINT_EVERY", 3600.0)
+    writer._clock().next_checkpoint = asyncio.get_running_loop().time() + 3600
+    writer.add("t", "{}")
+    await writer.flush()
+    assert await sync_to_async(stored_in_the_file)(turn) == 0  # in the WAL only
+
+    clock = writer._clock()
+    clock.next_checkpoint = 0.0  # due: the next round checkpoints after it
+    writer.add("t", "{}")
+    await writer.flush()
+    assert clock.checkpointing is not None
+    await clock.checkpointing
+    assert await sync_to_async(stored_in_the_file)(turn) == 2
+    writer.close()

@@ -74,6 +74,9 @@ TEMPLATES = [
 DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 12, minimum=2)
 
 
+SQLITE_WAL_PAGES = 20_000  # 80 MB of 4 kB pages
+
+
 def _database() -> dict:
     url = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
     if not url.startswith(("sqlite:", "postgres:", "postgresql:")):
@@ -83,11 +86,16 @@ def _database() -> dict:
         if config["NAME"] != ":memory:":
             Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets the worker append events while pages read them; IMMEDIATE avoids
-        # upgrade deadlocks between concurrent writers.
+        # upgrade deadlocks between concurrent writers. A process that writes logs copies
+        # the WAL back in a checkpoint of its own about once a second (streaming/flusher.py);
+        # a commit does it itself only past SQLITE_WAL_PAGES pages, a backstop.
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                f"PRAGMA wal_autocheckpoint={SQLITE_WAL_PAGES};"
+            ),
         }
         # A file, not memory: the worker's threads and test servers must share it.
         # Per process, so two test runs on one checkout do not share a file.
