@@ -19,7 +19,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from streaming.eventlog import frame, frames, read_envelopes
+from streaming.eventlog import FRAME_CHARS, frame, frames, read_envelopes
 from streaming.events import RelayReplayDone
 from streaming.hub import hub_for
 from streaming.logs import turn_logger
@@ -67,6 +67,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
         # 5% of the server at 200 turns), and the backlog is read from it.
         self.server_send = innermost_send(self.base_send)
         self.write_frame = frame_writer(self.server_send)
+        self.transport = getattr(daphne_protocol(self.server_send), "transport", None)
         self.log = turn_logger(turn.pk, __name__)
         self.hub = hub_for(self.channel_layer)
         self.group = turn.group_name
@@ -104,13 +105,26 @@ class TurnConsumer(AsyncWebsocketConsumer):
                 self.busy = True
                 self.worker = asyncio.ensure_future(self._work())
             return
+        # The usual batch: it follows what was sent, and fits one frame.
+        first, envelopes = message["first"], message["envelopes"]
+        if first == self.sent + 1 and self.write_frame is not None:
+            text = frame(envelopes)
+            if len(text) <= FRAME_CHARS and self.write_frame(text):
+                self.sent = first + len(envelopes) - 1
+                if message.get("done"):
+                    self.done = True
+                    await self.close()
+                return
         await self.stream_events(message)
 
     def _sendable(self, message: dict[str, Any]) -> bool:
         if message["first"] > self.sent + 1:
             return False  # a gap
-        backlog = transport_backlog(self.server_send)
+        backlog = self._backlog()
         return backlog is None or backlog <= settings.RELAY_WS_MAX_BACKLOG_BYTES
+
+    def _backlog(self) -> int | None:
+        return backlog_of(self.transport)
 
     async def _work(self) -> None:
         """Send what waits in the inbox, in order; then live batches go straight through."""
@@ -170,7 +184,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
         """
         limit = settings.RELAY_WS_MAX_BACKLOG_BYTES
         deadline = time.monotonic() + settings.RELAY_WS_DRAIN_SECONDS
-        while (backlog := transport_backlog(self.server_send)) is not None and backlog > limit:
+        while (backlog := self._backlog()) is not None and backlog > limit:
             if time.monotonic() > deadline:
                 self.log.info("%d bytes unread after the drain wait", backlog)
                 return False
@@ -192,15 +206,14 @@ def _visible_turn(turn_id: Any, user: Any) -> Turn | None:
     return Turn.objects.filter(pk=turn_id, conversation__owner=user).first()
 
 
-def transport_backlog(send: Any) -> int | None:
+def backlog_of(transport: Any) -> int | None:
     """Bytes written to this socket that the client has not read yet, under daphne.
 
     daphne has no WebSocket backpressure: writes pile up in the Twisted transport. It hands
     the app `partial(server.handle_reply, protocol)` as `send` (`innermost_send` finds it
-    under the session middleware); follow that to the transport. Other servers: None (no
-    bound applied).
+    under the session middleware, `ws_frames.daphne_protocol` the protocol behind it), and
+    the consumer keeps that protocol's transport. Other servers: None (no bound applied).
     """
-    transport = getattr(daphne_protocol(send), "transport", None)
     if transport is None:
         return None
     buffered = getattr(transport, "dataBuffer", b"")

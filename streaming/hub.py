@@ -9,7 +9,9 @@ viewers (`TurnConsumer.deliver`), which send it on at once unless they are busy 
 The same holds for the in-memory layer and for Redis, where it also means one subscription
 per turn and process instead of one per viewer.
 
-Batches carry their group (`"group"`), so one channel serves every turn.
+Batches carry their group (`"group"`), so one channel serves every turn. Where the layer
+can hand them over as they are sent (the in-memory layer's `listen`), the hub takes them
+there, in the sender's turn of the event loop; otherwise a task receives them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Hub:
         self.joined: dict[str, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
         self._started: asyncio.Future[None] | None = None
+        self.listening = False  # batches come through `_dispatch`, not `_receive`
 
     async def join(self, group: str, viewer: Viewer) -> None:
         """Returns once batches for `group` reach this process."""
@@ -64,11 +67,15 @@ class Hub:
         if self._started is None:
             self._started = asyncio.ensure_future(self._open())
         await asyncio.shield(self._started)
-        if self._task is None or self._task.done():
+        if not self.listening and (self._task is None or self._task.done()):
             self._task = asyncio.ensure_future(self._receive())
 
     async def _open(self) -> None:
         self.channel = await self.layer.new_channel(HUB_PREFIX)
+        listen = getattr(self.layer, "listen", None)
+        if listen is not None:
+            listen(self.channel, self._dispatch)
+            self.listening = True
 
     async def _receive(self) -> None:
         assert self.channel is not None
@@ -84,11 +91,14 @@ class Hub:
                 await asyncio.sleep(0.5)
                 continue
             for message in messages:
-                for viewer in list(self.viewers.get(message.get("group", ""), ())):
-                    try:
-                        await viewer.deliver(message)
-                    except Exception:  # one broken socket must not stop the others
-                        log.exception("delivering a batch to a viewer failed")
+                await self._dispatch(message)
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        for viewer in list(self.viewers.get(message.get("group", ""), ())):
+            try:
+                await viewer.deliver(message)
+            except Exception:  # one broken socket must not stop the others
+                log.exception("delivering a batch to a viewer failed")
 
 
 def hub_for(layer: Any) -> Hub:

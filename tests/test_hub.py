@@ -52,6 +52,25 @@ async def test_viewers_of_a_turn_share_one_membership_and_each_get_every_batch()
     assert "turn.a" not in layer.groups
 
 
+async def test_the_in_memory_layer_hands_a_round_to_the_hub_as_it_is_sent() -> None:
+    """No queue and no receiving task between a round and its viewers: each batch is with
+    its viewer when `group_send_many` returns, in order, and nothing waits in a queue."""
+    layer = InMemoryLayer()
+    hub = Hub(layer)
+    first, second = Viewer(), Viewer()
+    await hub.join("turn.a", first)
+    await hub.join("turn.b", second)
+    await layer.group_send_many(
+        [
+            ("turn.a", {"type": "stream.events", "group": "turn.a", "first": 0}),
+            ("turn.b", {"type": "stream.events", "group": "turn.b", "first": 5}),
+            ("turn.a", {"type": "stream.events", "group": "turn.a", "first": 1}),
+        ]
+    )
+    assert first.got == [0, 1] and second.got == [5]
+    assert hub.listening and hub._task is None and not layer.channels
+
+
 async def test_a_viewer_that_fails_does_not_stop_the_others() -> None:
     layer = InMemoryLayer()
     hub = Hub(layer)
