@@ -145,7 +145,7 @@ class LogWriter:
 
     # --- called by the flusher -------------------------------------------------------
 
-    def take(self, *, check_cancel: bool) -> logstore.Write:
+    def take(self, *, heartbeat: bool) -> logstore.Write:
         """What this round writes; the seqs are assigned now."""
         write = logstore.Write(
             self.turn_id,
@@ -153,7 +153,7 @@ class LogWriter:
             self.next_seq,
             self._pending,
             self.turn_updates,
-            check_cancel=check_cancel,
+            heartbeat=heartbeat,
             pk=self.pk,
         )
         self._pending, self.turn_updates = [], {}

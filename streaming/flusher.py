@@ -7,8 +7,8 @@ takes what every asking writer has pending, writes it all in one database round
 the next one gathers, so under load batches grow instead of rounds queueing.
 
 Every `RELAY_LEASE_SECONDS / 3` a round also includes every open writer, pending or not: it
-renews their leases and reads their turns' cancel flags (the fallback for a lost cancel
-message), in the same statements.
+renews their leases, saves their `next_seq` and reads their turns' cancel flags (the fallback
+for a lost cancel message), in the same statements. Other rounds only check the leases.
 
 About once a second, after a round, the WAL is checkpointed beside the rounds
 (`logstore.checkpoint`), one checkpoint at a time.
@@ -122,7 +122,7 @@ class Flusher:
                 self._wakeup = None
 
     async def _round(self, writers: list[LogWriter], *, heartbeat: bool) -> None:
-        taken = [(w, w.take(check_cancel=heartbeat)) for w in writers if not w.closed]
+        taken = [(w, w.take(heartbeat=heartbeat)) for w in writers if not w.closed]
         if not taken:
             return
         try:

@@ -1,12 +1,17 @@
 """The database side of turn logs: every turn's pending writes in a process, in one round.
 
 A round is one thread hop and one transaction for every turn that has something to write,
-and a fixed number of statements whatever the number of turns: one `UPDATE` that moves each
-turn's `next_seq` and renews the leases (its `WHERE lease_owner = …` is the lease check), one
-multi-row `INSERT` of every turn's new events, and one `SELECT` for cancel flags when asked.
+and a fixed number of statements whatever the number of turns: one `SELECT` of the turns the
+owner still holds (the lease check; `FOR SHARE` on PostgreSQL, so a take-over waits for the
+round), and one multi-row `INSERT` of every turn's new events. A heartbeat round
+(`Write.heartbeat`, every `RELAY_LEASE_SECONDS / 3`) instead renews the leases and saves each
+turn's `next_seq` in one `UPDATE` (its `WHERE lease_owner = …` is then the lease check), and
+reads the cancel flags. So between heartbeats, and until the turn's final write, a streaming
+turn's `next_seq` may lag its log; whoever takes a turn over counts its log instead.
 Measured (bench/load.py): a hop, a transaction and two statements per turn and flush made the
-database thread a third of the server's CPU at 200 turns. `streaming/flusher.py` decides when
-rounds run.
+database thread a third of the server's CPU at 200 turns; the `UPDATE` in every round, with
+its `CASE` over every turn, was 3 of a round's 10 ms of CPU at 300 turns.
+`streaming/flusher.py` decides when rounds run.
 """
 
 from __future__ import annotations
@@ -55,9 +60,10 @@ async def db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 class Write:
     """One turn's part of a round: its events from seq `first`, and Turn fields to save.
 
-    Without `updates` the turn's lease is renewed; `updates` that set `lease_owner` (the final
-    write) release it instead. `pk` is the turn's id as the database takes it (`db_pk`),
-    given by a writer that converted it once.
+    The lease is checked; with `heartbeat` it is also renewed, `next_seq` is saved and the
+    cancel flag is read. `updates` are saved with `next_seq` (and a renewed lease, unless they
+    set `lease_owner`: the final write releases it). `pk` is the turn's id as the database
+    takes it (`db_pk`), given by a writer that converted it once.
     """
 
     turn_id: Any
@@ -65,7 +71,7 @@ class Write:
     first: int
     events: list[Event] = field(default_factory=list)
     updates: dict[str, Any] = field(default_factory=dict)
-    check_cancel: bool = False
+    heartbeat: bool = False
     pk: Any = None
 
     def __post_init__(self) -> None:
@@ -110,6 +116,7 @@ def _write_together(writes: list[Write]) -> list[bool | Exception]:
     lease_until = timezone.now() + timedelta(seconds=settings.RELAY_LEASE_SECONDS)
     held: set[int] = set()
     renewing: dict[str, list[int]] = {}
+    checking: dict[str, list[int]] = {}
     for index, write in enumerate(writes):
         if write.updates:
             values = {"next_seq": write.first + len(write.events), **write.updates}
@@ -118,11 +125,13 @@ def _write_together(writes: list[Write]) -> list[bool | Exception]:
             if update_held_turn(write.turn_id, write.owner, values, pk=write.pk):
                 held.add(index)
         else:
-            renewing.setdefault(write.owner, []).append(index)
+            (renewing if write.heartbeat else checking).setdefault(write.owner, []).append(index)
     for owner, indexes in renewing.items():
         held |= _renew_held(owner, [(i, writes[i]) for i in indexes], lease_until)
+    for owner, indexes in checking.items():
+        held |= _still_held(owner, [(i, writes[i]) for i in indexes])
     insert_rows((writes[i].pk, writes[i].first, writes[i].events) for i in sorted(held))
-    asked = [writes[i].pk for i in held if writes[i].check_cancel]
+    asked = [writes[i].pk for i in held if writes[i].heartbeat]
     cancelled = _cancel_requested(asked) if asked else set()
     return [
         write.pk in cancelled
@@ -183,6 +192,29 @@ def _renew_held(owner: str, writes: list[tuple[int, Write]], until: Any) -> set[
             index for (index, _), turn_pk in zip(part, ids, strict=True) if turn_pk in still
         )
     return held
+
+
+def _still_held(owner: str, writes: list[tuple[int, Write]]) -> set[int]:
+    """`SELECT id FROM turn WHERE id IN (…) AND lease_owner = owner`: the indexes of the
+    writes whose turn the owner still holds, read without writing the turns. On PostgreSQL
+    the rows are locked `FOR SHARE` until the round commits: a take-over (an `UPDATE` of
+    `lease_owner`) waits for it, so the events it reads include the round's. SQLite's write
+    transaction already excludes every other writer."""
+    meta = Turn._meta
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)  # type: ignore[union-attr]
+    owner_column = quote(meta.get_field("lease_owner").column)  # type: ignore[union-attr]
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    still: set[Any] = set()
+    with connection.cursor() as cursor:
+        for part in _chunks(writes, 1, extra=1):
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(
+                f"SELECT {pk} FROM {table} WHERE {pk} IN ({marks}) AND {owner_column} = %s{lock}",
+                [*(write.pk for _, write in part), owner],
+            )
+            still.update(row[0] for row in cursor.fetchall())
+    return {index for index, write in writes if write.pk in still}
 
 
 def _cancel_requested(pks: list[Any]) -> set[Any]:

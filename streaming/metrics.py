@@ -43,7 +43,8 @@ def turns_finished() -> dict[str, int]:
 
 
 def events_relayed() -> int:
-    """Every event ever appended to a log: each turn's next seq is its log's length."""
+    """Every event ever appended to a log: each turn's next seq is its log's length (for a
+    streaming turn, as of its last heartbeat: at most `RELAY_LEASE_SECONDS / 3` behind)."""
     return Turn.objects.aggregate(total=Sum("next_seq"))["total"] or 0
 
 

@@ -75,6 +75,9 @@ async def turn_interrupt(*, turn: Turn, owner: str) -> None:
         )
     )
     writer = LogWriter(turn, owner=owner)
+    # The row's `next_seq` may lag the log (it is saved on heartbeats): the log, read now
+    # that the turn is ours, is what was written.
+    writer.next_seq = len(rows)
     try:
         await turn_finish(writer, turn, TurnFold.from_log(rows), "interrupted", INTERRUPTED)
     except LeaseLost:

@@ -174,7 +174,8 @@ async def test_an_expired_lease_ends_the_turn_interrupted_with_its_output(
     relay: Relay, caplog
 ) -> None:
     """A turn whose worker died (lease expired) is ended `interrupted` by the sweep, its
-    output rebuilt from the stored log."""
+    output rebuilt from the stored log, and its last event appended after the stored ones
+    though the row's `next_seq` (saved on heartbeats) lags them."""
     turn_id = await relay.start(QUICK)
     await relay.wait_done(turn_id)
     # Make it look as if the worker died just before the end.
@@ -183,7 +184,7 @@ async def test_an_expired_lease_ends_the_turn_interrupted_with_its_output(
     await Turn.objects.filter(pk=turn_id).aupdate(
         status="streaming",
         lease_owner="dead-worker",
-        next_seq=done.seq,
+        next_seq=1,  # as of the last heartbeat
         output_text="",
         lease_expires_at=None,
     )
