@@ -16,6 +16,7 @@ kept for the next request to the same origin (a turn's tool round trips). Socket
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -48,6 +49,29 @@ class ChunkedDecoder:
         self.done = False
 
     def feed(self, data: bytes) -> bytes:
+        """The body's bytes in `data`. A read made of whole chunks (a model's stream sends
+        an event per chunk, each read at once) is cut up in one pass; anything else (a
+        chunk split across reads, an extension, the last chunk) goes the general way."""
+        if self._state != "size" or self._buffer:
+            return self._feed(data)
+        out: list[bytes] = []
+        at, end = 0, len(data)
+        match = _PLAIN_SIZE.match
+        while (found := match(data, at)) is not None:
+            start = found.end()
+            stop = start + int(found.group(1), 16)
+            if stop == start or data[stop : stop + 2] != b"\r\n":
+                break  # the last chunk, or one not whole in this read (or malformed)
+            out.append(data[start:stop])
+            at = stop + 2
+        if at == end:
+            return out[0] if len(out) == 1 else b"".join(out)
+        if at:
+            out.append(self._feed(data[at:]))
+            return b"".join(out)
+        return self._feed(data)
+
+    def _feed(self, data: bytes) -> bytes:
         buffer = self._buffer + data if self._buffer else data
         out: list[bytes] = []
         at = 0
@@ -91,9 +115,13 @@ class ChunkedDecoder:
         return out[0] if len(out) == 1 else b"".join(out)
 
 
+_PLAIN_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})\r\n")  # a size line with nothing else
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+
 def _chunk_size(line: bytes) -> int:
     text = line.split(b";", 1)[0].strip()
-    if not text or len(text) > 16 or not all(c in b"0123456789abcdefABCDEF" for c in text):
+    if _HEX.fullmatch(text) is None:
         raise httpx.RemoteProtocolError(f"malformed chunked body: bad chunk size {line[:40]!r}")
     return int(text, 16)
 

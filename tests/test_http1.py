@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import os
 import random
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -118,7 +119,37 @@ def test_the_chunked_decoder_gives_the_same_bytes_however_the_body_is_split() ->
         assert b"".join(out) == b"".join(parts) and decoder.done
 
 
-@pytest.mark.parametrize("bad", [b"zz\r\nab\r\n", b"2\r\nabc\r\n", b"\r\n", b"-1\r\n"])
+def test_reads_of_whole_chunks_give_the_same_bytes_as_reads_split_anywhere() -> None:
+    """Whole chunks per read (the one-pass way) and any other split (the general way) agree,
+    with upper- and lower-case sizes, extensions and padded sizes among them."""
+    for _ in range(100):
+        parts = [os.urandom(random.randrange(1, 200)) for _ in range(random.randrange(1, 30))]
+        chunks = []
+        for part in parts:
+            size = random.choice([b"%x", b"%X", b"%x;ext=1", b"%x  ", b"0%x"]) % len(part)
+            chunks.append(size + b"\r\n" + part + b"\r\n")
+        chunks.append(b"0\r\n\r\n")
+        reads, at = [], 0
+        while at < len(chunks):  # each read one or more whole chunks
+            step = random.randrange(1, 4)
+            reads.append(b"".join(chunks[at : at + step]))
+            at += step
+        decoder = ChunkedDecoder()
+        assert b"".join(decoder.feed(read) for read in reads) == b"".join(parts)
+        assert decoder.done
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"zz\r\nab\r\n",
+        b"2\r\nabc\r\n",
+        b"\r\n",
+        b"-1\r\n",
+        b"2\r\nab\r\n2\r\nabc\r\n",
+        b"+1\r\na\r\n",
+    ],
+)
 def test_a_malformed_chunked_body_is_a_protocol_error(bad: bytes) -> None:
     with pytest.raises(httpx.RemoteProtocolError):
         ChunkedDecoder().feed(bad)
