@@ -78,8 +78,13 @@ class Accumulator:
     def feed(self, event: ev.StreamEvent) -> None:
         kind = event.type
         self.event_counts[kind] += 1
-        if kind == "response.output_text.delta":  # the hot path, first
-            self._append(event, ("content", event.content_index, "text"))  # type: ignore[attr-defined]
+        if kind == "response.output_text.delta":  # the hot path, first, inline
+            path = ("content", event.content_index, "text")  # type: ignore[attr-defined]
+            parts = self._buffers.get((event.output_index, path))  # type: ignore[attr-defined]
+            if parts is None:
+                self._append(event, path)
+            else:
+                parts.append(event.delta)  # type: ignore[attr-defined]
             return
         target = _DELTA_TARGETS.get(kind)
         if target is not None:

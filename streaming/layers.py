@@ -63,9 +63,9 @@ class InMemoryLayer(InMemoryChannelLayer):
         handlers = self._handlers
         for group, message in sends:
             assert isinstance(message, dict), "Message is not a dict"
-            self.require_valid_group_name(group)
-            members = self.groups.get(group)
+            members = self.groups.get(group)  # a group with members was checked on joining
             if not members:
+                self.require_valid_group_name(group)
                 continue
             shared = len(members) > 1  # a hub is usually a group's one member
             for channel in list(members):

@@ -115,7 +115,8 @@ class TurnRun:
         writer, gate = self.writer, self.gate
 
         def on_batch(batch: list[Any]) -> Awaitable[Any] | None:
-            self._note_timings(batch)
+            if self.turn.first_text_at is None:
+                self._note_timings(batch)
             if gate is not None:
                 return gate.feed(batch, acc)
             writer.add_read(batch)

@@ -17,6 +17,7 @@ import functools
 import json
 import random
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -131,19 +132,21 @@ async def _stream_once(
     client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any], on_batch: OnBatch
 ) -> None:
     loop = asyncio.get_running_loop()
+    clock = time.monotonic  # asyncio's `loop.time()`, without its method call per chunk
     headers = {"Authorization": f"Bearer {config.api_key}", "Accept": "text/event-stream"}
     payload = {**body, "stream": True}
     reader = _EventReader()
     deadline = _Deadline(loop.time() + config.first_event_timeout)
+    idle, first = config.idle_timeout, config.first_event_timeout
 
     async def consumer_time(waiting: Awaitable[Any]) -> None:
         deadline.move(None)  # the consumer's time is not ours
         await waiting
-        deadline.move(loop.time() + _wait(config, reader))
+        deadline.move(clock() + (idle if reader.count else first))
 
     def deliver(chunk: bytes) -> Awaitable[Any] | None:
         batch = reader.feed(chunk)  # the good events before an error are still delivered
-        deadline.move(loop.time() + _wait(config, reader))
+        deadline.move(clock() + (idle if reader.count else first))
         if batch and (waiting := on_batch(batch)) is not None:
             return consumer_time(waiting)
         return None
@@ -240,10 +243,6 @@ class _Deadline:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-
-
-def _wait(config: UpstreamConfig, reader: _EventReader) -> float:
-    return config.idle_timeout if reader.count else config.first_event_timeout
 
 
 class _EventReader:
