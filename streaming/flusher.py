@@ -126,7 +126,7 @@ class Flusher:
         if not taken:
             return
         try:
-            results: list[Any] = await logstore.db(
+            results: list[Any] = await logstore.db_rounds(
                 logstore.write_round, [write for _, write in taken]
             )
         except Exception as exc:  # the thread hop itself failed: every write of it did
@@ -157,7 +157,7 @@ async def group_send_all(layer: Any, sends: list[tuple[str, dict[str, Any]]]) ->
 
 async def _checkpoint() -> None:
     try:
-        await logstore.db(logstore.checkpoint)
+        await logstore.db_rounds(logstore.checkpoint)
     except Exception:  # the next one tries again; commits checkpoint past the backstop
         log.exception("a WAL checkpoint failed")
 

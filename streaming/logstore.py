@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -54,6 +55,32 @@ async def db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             close_old_connections()
 
     return await sync_to_async(call, thread_sensitive=False)()
+
+
+_round_thread: ThreadPoolExecutor | None = None
+
+
+async def db_rounds(fn: Callable[..., T], *args: Any) -> T:
+    """`db`, in the one thread that runs this process's write rounds and checkpoints.
+
+    One thread means one database connection, whose page cache stays warm from one round to
+    the next: in WAL mode SQLite drops a connection's cache when another connection wrote,
+    and rounds spread over the executor's threads re-read the index pages they touch on
+    every round (`strace -c`: ~5,000 `pread64` a second at 300 turns)."""
+    global _round_thread
+    if _round_thread is None:
+        _round_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-rounds")
+
+    def call() -> T:
+        close_old_connections()
+        try:
+            return fn(*args)
+        finally:
+            close_old_connections()
+
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(call, thread_sensitive=False, executor=_round_thread)()
 
 
 @dataclass(slots=True)

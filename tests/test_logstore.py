@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -316,3 +317,29 @@ async def test_rounds_leave_the_wal_to_a_checkpoint_of_their_own(monkeypatch) ->
     await clock.checkpointing
     assert await sync_to_async(stored_in_the_file)(turn) == 2
     writer.close()
+
+
+async def test_every_round_runs_in_one_thread_of_its_own(monkeypatch) -> None:
+    """One connection for every round, so its page cache stays warm between them."""
+    import threading
+
+    threads: set[int] = set()
+    real = logstore.write_round
+
+    def noting(writes):
+        threads.add(threading.get_ident())
+        return real(writes)
+
+    monkeypatch.setattr(logstore, "write_round", noting)
+    turns = [await sync_to_async(make_turn)() for _ in range(3)]
+    busy = sync_to_async(time.sleep, thread_sensitive=False)  # other work in the executor
+    for turn in turns:
+        writer = LogWriter(turn, owner="worker-a")
+        for _ in range(3):
+            others = [asyncio.ensure_future(busy(0.05)) for _ in range(2)]
+            await asyncio.sleep(0)
+            writer.add("t", "{}")
+            await writer.flush()
+            await asyncio.gather(*others)
+        writer.close()
+    assert len(threads) == 1 and threading.get_ident() not in threads
