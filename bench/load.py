@@ -45,6 +45,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -121,7 +122,12 @@ def start_embedded(upstream: str) -> Deployment:
     app = ServedApp(data_dir, relay_env(data_dir, upstream)).prepare()
     app.start()
     assert app.process is not None
-    return Deployment("embedded", app.url, {"server": app.process.pid}, lambda: app.stop())
+
+    def stop() -> None:
+        app.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)  # a step's SQLite log: up to 200 MB
+
+    return Deployment("embedded", app.url, {"server": app.process.pid}, stop)
 
 
 def start_team(upstream: str, servers: int, workers: int) -> Deployment:
@@ -135,7 +141,12 @@ def start_team(upstream: str, servers: int, workers: int) -> Deployment:
     team.start(servers=servers, workers=workers)
     pids = {f"server{i}": s.process.pid for i, s in enumerate(team.servers) if s.process}
     pids |= {f"worker{i}": w.process.pid for i, w in enumerate(team.workers)}
-    return Deployment("team", team.servers[0].url, pids, team.stop)
+
+    def stop() -> None:
+        team.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    return Deployment("team", team.servers[0].url, pids, stop)
 
 
 # --- clients -------------------------------------------------------------------------

@@ -48,10 +48,11 @@ gc.freeze()
 # Under load most objects live for one round (a read's events, a batch, its frame), but with
 # the default thresholds (700, 10, 10) the collector caught many of them alive and promoted
 # them, and the old generation's quarter-rule then ran a full collection every ~2.5 s: 50-100
-# ms with everything stopped, freeing nothing, and 10-60 ms middle collections during bursts
-# of posts (bench/load.py at 300 turns, gc.callbacks). Young collections every 50,000
-# allocations let those objects die first; full ones come every few minutes under load.
-gc.set_threshold(50_000, 20, 100)
+# ms with everything stopped, freeing nothing (bench/load.py at 300 turns, gc.callbacks).
+# Young collections every 50,000 allocations let those objects die first; a full one is
+# considered every 10 million. Bursts of posts still make cyclic garbage (Django requests),
+# now collected in fewer, longer young collections.
+gc.set_threshold(50_000, 20, 10)
 
 # The database threads (log rounds, views, socket auth) let go of the GIL around every SQLite
 # or PostgreSQL call and must win it back from the event loop, which keeps it while it relays:
