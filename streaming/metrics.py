@@ -97,7 +97,7 @@ def render() -> str:
     lines += _labelled("streamrelay_turns_active", "status", active_turns())
     _family(lines, "streamrelay_turns_finished_total", "counter", "Turns ended, by status.")
     lines += _labelled("streamrelay_turns_finished_total", "status", turns_finished())
-    help_events = "Events appended to turn logs (and relayed)."
+    help_events = "Events appended to turn logs (and relayed); streaming turns as of their last lease heartbeat."
     _family(lines, "streamrelay_events_relayed_total", "counter", help_events)
     lines.append(f"streamrelay_events_relayed_total {events_relayed()}")
     help_errors = "Upstream failures of turns created in the last hour, by kind."
