@@ -45,16 +45,7 @@ async def db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     The thread-sensitive executor is one thread shared by every consumer in the process; a
     slow write there stalls them all (channels#2132).
     """
-    from asgiref.sync import sync_to_async
-
-    def call() -> T:
-        close_old_connections()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return await sync_to_async(call, thread_sensitive=False)()
+    return await _off_the_loop(None, fn, *args, **kwargs)
 
 
 _round_thread: ThreadPoolExecutor | None = None
@@ -70,17 +61,24 @@ async def db_rounds(fn: Callable[..., T], *args: Any) -> T:
     global _round_thread
     if _round_thread is None:
         _round_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-rounds")
+    return await _off_the_loop(_round_thread, fn, *args)
+
+
+async def _off_the_loop(
+    executor: ThreadPoolExecutor | None, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """`fn` in `executor` (None: the loop's default), closing connections that are too old
+    or broken before and after, as Django does around a request."""
+    from asgiref.sync import sync_to_async
 
     def call() -> T:
         close_old_connections()
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         finally:
             close_old_connections()
 
-    from asgiref.sync import sync_to_async
-
-    return await sync_to_async(call, thread_sensitive=False, executor=_round_thread)()
+    return await sync_to_async(call, thread_sensitive=False, executor=executor)()
 
 
 @dataclass(slots=True)
