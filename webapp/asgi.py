@@ -3,6 +3,8 @@
 import gc
 import os
 import sys
+import threading
+import time
 
 from django.core.asgi import get_asgi_application
 
@@ -45,10 +47,24 @@ application = ProtocolTypeRouter(
 # Everything made later is collected as before.
 gc.collect()
 gc.freeze()
-# The collector keeps its default thresholds. Raising the young one to 50,000 removed the full
-# collections that stop everything for 50-100 ms every ~2.5 s at 300 turns, but cyclic
-# garbage then piled up: 94 -> 730 MB in a 3-minute soak of 100 turns, where the defaults
-# level off at ~250 MB (bench/README.md, fourth round).
+# Under load most objects live for one round (a read's events, a batch, its frame), but with
+# the default thresholds (700, 10, 10) the collector caught many of them alive and promoted
+# them, and the old generation's quarter-rule then ran a full collection every ~2.5 s: 50-100
+# ms with everything stopped (bench/load.py at 300 turns, gc.callbacks). Young collections
+# every 50,000 allocations let those objects die first. Full collections would then come so
+# rarely that cyclic garbage piled up (94 -> 730 MB in a 3-minute soak of 100 turns), so a
+# thread of the process runs one every FULL_COLLECTION_EVERY seconds.
+FULL_COLLECTION_EVERY = 30.0
+gc.set_threshold(50_000, 20, 1000)
+
+
+def _collect_forever() -> None:
+    while True:
+        time.sleep(FULL_COLLECTION_EVERY)
+        gc.collect()
+
+
+threading.Thread(target=_collect_forever, name="full-gc", daemon=True).start()
 
 # The database threads (log rounds, views, socket auth) let go of the GIL around every SQLite
 # or PostgreSQL call and must win it back from the event loop, which keeps it while it relays:
