@@ -120,11 +120,8 @@ class TurnConsumer(AsyncWebsocketConsumer):
     def _sendable(self, message: dict[str, Any]) -> bool:
         if message["first"] > self.sent + 1:
             return False  # a gap
-        backlog = self._backlog()
+        backlog = backlog_of(self.transport)
         return backlog is None or backlog <= settings.RELAY_WS_MAX_BACKLOG_BYTES
-
-    def _backlog(self) -> int | None:
-        return backlog_of(self.transport)
 
     async def _work(self) -> None:
         """Send what waits in the inbox, in order; then live batches go straight through."""
@@ -184,7 +181,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
         """
         limit = settings.RELAY_WS_MAX_BACKLOG_BYTES
         deadline = time.monotonic() + settings.RELAY_WS_DRAIN_SECONDS
-        while (backlog := self._backlog()) is not None and backlog > limit:
+        while (backlog := backlog_of(self.transport)) is not None and backlog > limit:
             if time.monotonic() > deadline:
                 self.log.info("%d bytes unread after the drain wait", backlog)
                 return False

@@ -140,9 +140,9 @@ class TurnRun:
         return acc
 
     def _note_timings(self, batch: list[Any]) -> None:
+        """Until the first text: when the first event and the first text arrived (the
+        caller looks at `first_text_at` first, so a streaming turn pays one attribute read)."""
         turn = self.turn
-        if turn.first_text_at is not None:
-            return
         now = timezone.now()
         if turn.first_event_at is None:
             turn.first_event_at = now
