@@ -53,14 +53,15 @@ def manage(*args: str, env: dict[str, str] | None = None) -> None:
 def ensure_first_login() -> None:
     """With no user yet, create `admin` with a generated password, shown this once."""
     code = "from django.contrib.auth import get_user_model as g; print(g().objects.exists())"
-    found = subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", code],
+    output = subprocess.run(
+        [PYTHON, "manage.py", "shell", "--verbosity", "0", "-c", code],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
-    ).stdout.strip()
-    if found == "True":
+    ).stdout
+    # The last line: Django's shell may say first how many models it imported.
+    if output.strip().splitlines()[-1:] == ["True"]:
         return
     password = secrets.token_urlsafe(12)
     env = {**os.environ, "DJANGO_SUPERUSER_PASSWORD": password}
