@@ -79,6 +79,10 @@ class Connection:
         self.gone = True
         _wake(self._waking)
 
+    def now(self) -> float:
+        """The clock paced frames are due by: the loop's."""
+        return asyncio.get_running_loop().time()
+
     async def wait(self, seconds: float) -> bool:
         """Sleep, waking early if the client leaves; True if it has left.
 
@@ -299,7 +303,7 @@ async def stream(
     """
     await connection.send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
     batch = Batch(connection, record, stamp=stamp)
-    clock = asyncio.get_running_loop().time
+    clock = connection.now
     due = clock()
     for delay, frame in frames:
         if delay > 0:

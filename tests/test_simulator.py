@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from streaming.simulator import SimulatorApp
+from streaming.simulator import Connection, SimulatorApp
 from tests.corpus import CORPUS_DIR, corpus_dir
 
 TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
@@ -249,22 +249,29 @@ async def call_app(app: SimulatorApp, method: str, path: str, body: dict | None 
     return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
 
-async def test_paced_deltas_keep_their_rate_when_sending_takes_time():
+async def test_paced_deltas_keep_their_rate_when_sending_takes_time(monkeypatch):
     """Each delay counts from when the frame before it was due, so a busy server (here, 4 ms
-    per message) still sends `tps` deltas per second."""
-    receive = receiving(LONG_PACED)
+    per message) still sends `tps` deltas per second. The clock is a fake one that moves only
+    when the simulator waits or the server is busy, so the machine's load cannot change it."""
+    now = [1000.0]
+
+    async def wait(connection: Connection, seconds: float) -> bool:
+        now[0] += max(seconds, 0.0)
+        return connection.gone
+
+    monkeypatch.setattr(Connection, "now", lambda connection: now[0])
+    monkeypatch.setattr(Connection, "wait", wait)
     stamps: list[float] = []
 
     async def send(message: dict) -> None:
         if b"sim_sent_ms" in message.get("body", b""):
-            stamps.append(time.monotonic())
-            busy_until = stamps[-1] + 0.004
-            while time.monotonic() < busy_until:
-                pass
+            stamps.append(now[0])
+            now[0] += 0.004
 
-    await SimulatorApp()({"type": "http", "method": "POST", "path": "/v1/responses"}, receive, send)
+    app = SimulatorApp()
+    await app({"type": "http", "method": "POST", "path": "/v1/responses"}, receiving(LONG_PACED), send)
     assert len(stamps) == 41
-    assert 0.4 * 0.99 <= stamps[-1] - stamps[0] < 0.4 * 1.15  # 40 intervals of 10 ms
+    assert stamps[-1] - stamps[0] == pytest.approx(0.4)  # 40 intervals of 10 ms, not 14 ms
 
 
 async def test_the_request_history_is_bounded_and_newest_last():
