@@ -269,7 +269,9 @@ async def test_paced_deltas_keep_their_rate_when_sending_takes_time(monkeypatch)
             now[0] += 0.004
 
     app = SimulatorApp()
-    await app({"type": "http", "method": "POST", "path": "/v1/responses"}, receiving(LONG_PACED), send)
+    await app(
+        {"type": "http", "method": "POST", "path": "/v1/responses"}, receiving(LONG_PACED), send
+    )
     assert len(stamps) == 41
     assert stamps[-1] - stamps[0] == pytest.approx(0.4)  # 40 intervals of 10 ms, not 14 ms
 
