@@ -18,6 +18,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from streaming import simulator, tcp_writes  # noqa: E402
 from streaming.routing import websocket_urlpatterns  # noqa: E402
 from streaming.worker import worker_application  # noqa: E402
+from webapp.request_threads import request_thread  # noqa: E402
 
 tcp_writes.install()
 
@@ -27,7 +28,8 @@ async def http(scope, receive, send):
     if scope["path"].startswith("/simulator/"):
         await simulator.application(scope, receive, send)
     else:
-        await django_asgi(scope, receive, send)
+        async with request_thread():
+            await django_asgi(scope, receive, send)
 
 
 application = ProtocolTypeRouter(
