@@ -10,8 +10,9 @@ Every `RELAY_LEASE_SECONDS / 3` a round also includes every open writer, pending
 renews their leases, saves their `next_seq` and reads their turns' cancel flags (the fallback
 for a lost cancel message), in the same statements. Other rounds only check the leases.
 
-About once a second, after a round, the WAL is checkpointed beside the rounds
-(`logstore.checkpoint`), one checkpoint at a time.
+About once a second, after a round, the WAL is checkpointed in a thread of its own
+(`logstore.checkpoint`, `logstore.db_checkpoints`), one checkpoint at a time, while the
+rounds go on.
 
 Measured (bench/load.py): with a timer task, a thread hop, a transaction and a layer message
 per turn and flush, 200 turns at 50 events/s saturated the embedded server near 2,500
@@ -157,7 +158,7 @@ async def group_send_all(layer: Any, sends: list[tuple[str, dict[str, Any]]]) ->
 
 async def _checkpoint() -> None:
     try:
-        await logstore.db_rounds(logstore.checkpoint)
+        await logstore.db_checkpoints(logstore.checkpoint)
     except Exception:  # the next one tries again; commits checkpoint past the backstop
         log.exception("a WAL checkpoint failed")
 

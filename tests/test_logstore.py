@@ -343,3 +343,35 @@ async def test_every_round_runs_in_one_thread_of_its_own(monkeypatch) -> None:
             await asyncio.gather(*others)
         writer.close()
     assert len(threads) == 1 and threading.get_ident() not in threads
+
+
+async def test_a_round_does_not_wait_for_a_checkpoint(monkeypatch) -> None:
+    """Checkpoints run in a thread of their own: a slow one (80-110 ms at 100 turns) held
+    up the round after it when both shared the rounds' thread."""
+    import threading
+
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow_checkpoint() -> None:
+        started.set()
+        release.wait(30)
+
+    monkeypatch.setattr(logstore, "checkpoint", slow_checkpoint)
+    turn = await sync_to_async(make_turn)()
+    writer = LogWriter(turn, owner="worker-a")
+    clock = writer._clock()
+    clock.next_checkpoint = 0.0  # due: the next round starts one
+    try:
+        writer.add("t", "{}")
+        await writer.flush()
+        assert clock.checkpointing is not None
+        await sync_to_async(started.wait, thread_sensitive=False)(10)
+        writer.add("t", "{}")
+        await asyncio.wait_for(writer.flush(), 10)  # while the checkpoint still runs
+        assert not clock.checkpointing.done()
+    finally:
+        release.set()
+    await clock.checkpointing
+    assert await sync_to_async(TurnEvent.objects.filter(turn=turn).count)() == 2
+    writer.close()
