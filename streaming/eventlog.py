@@ -132,7 +132,14 @@ class LogWriter:
         await asyncio.shield(waiter)
 
     def close(self) -> None:
-        """No more events (the turn ended): leave the heartbeat rounds."""
+        """No more events (the turn ended): leave the heartbeat rounds. The callbacks are
+        dropped: they are the turn's runner's methods, and kept they made the runner and its
+        writer a cycle, which only a full garbage collection freed (with the turn's whole
+        state: its accumulator, its upstream response, its socket)."""
+        self._leave()
+        self.on_cancel_requested = self.on_lease_lost = None
+
+    def _leave(self) -> None:
         self.closed = True
         if self._flusher is not None:
             self._flusher.unregister(self)
@@ -165,7 +172,7 @@ class LogWriter:
         """After the database round: the layer message for the written events, if any."""
         if isinstance(result, logstore.LeaseLost):
             self.lost = result
-            self.close()
+            self._leave()  # `relayed` still calls on_lease_lost
             return None
         if isinstance(result, BaseException):  # nothing was written: try again next round
             self._pending[:0] = write.events

@@ -375,3 +375,31 @@ async def test_a_round_does_not_wait_for_a_checkpoint(monkeypatch) -> None:
     await clock.checkpointing
     assert await sync_to_async(TurnEvent.objects.filter(turn=turn).count)() == 2
     writer.close()
+
+
+async def test_a_closed_writer_lets_its_runner_go_without_the_collector() -> None:
+    """The runner holds its writer and the writer held the runner's methods: a cycle, so a
+    turn's whole state waited for a full garbage collection. Closing drops the methods."""
+    import gc
+    import weakref
+
+    class Runner:
+        def cancel(self) -> None: ...
+
+        def lease_lost(self) -> None: ...
+
+    turn = await sync_to_async(make_turn)()
+    runner = Runner()
+    runner.writer = LogWriter(
+        turn, owner="worker-a", on_cancel_requested=runner.cancel, on_lease_lost=runner.lease_lost
+    )
+    runner.writer.add("t", "{}")
+    await runner.writer.flush()
+    runner.writer.close()
+    gone = weakref.ref(runner)
+    gc.disable()
+    try:
+        del runner
+        assert gone() is None  # freed by its reference count, no collection needed
+    finally:
+        gc.enable()

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from django.core.signals import request_started
+from django.db import connections
 
 from webapp import request_threads
 from webapp.asgi import application
@@ -77,3 +79,22 @@ async def test_requests_at_once_each_get_a_thread_and_at_most_keep_are_kept():
     made = request_threads.made
     await asyncio.gather(*(one() for _ in range(2)))
     assert request_threads.made == made  # the kept ones served these
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_thread_let_go_closes_its_database_connection(monkeypatch):
+    monkeypatch.setattr(request_threads, "KEEP", 0)
+    opened = []
+
+    def use_the_database() -> None:
+        wrapper = connections["default"]  # this thread's, not the proxy
+        wrapper.ensure_connection()
+        opened.append(wrapper)
+
+    async with request_thread():
+        await sync_to_async(use_the_database)()
+    for _ in range(100):  # the executor closes it on its way out
+        if opened[0].connection is None:
+            break
+        await asyncio.sleep(0.05)
+    assert opened[0].connection is None
