@@ -16,6 +16,7 @@ its `CASE` over every turn, was 3 of a round's 10 ms of CPU at 300 turns.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,14 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    close_old_connections,
+    connection,
+    connections,
+    transaction,
+)
 from django.utils import timezone
 
 from streaming.models import Turn, TurnEvent
@@ -183,7 +191,16 @@ def db_pk(turn_id: Any) -> Any:
     converts it once per turn: the UUID field's conversion, and the look-up of the
     connection it needs, per turn and round were a third of the database thread's time at
     300 turns (bench/load.py)."""
-    return Turn._meta.pk.get_db_prep_save(turn_id, connection)  # type: ignore[union-attr]
+    return Turn._meta.pk.get_db_prep_save(turn_id, _converting())  # type: ignore[union-attr]
+
+
+@functools.cache
+def _converting() -> Any:
+    """A connection object for conversions only, never opened. Writers are made on the
+    event loop's thread, where `connection` is one object per task (asgiref's `Local` keeps
+    one per async context): each turn made one, a cycle of seven objects, left to the full
+    garbage collection."""
+    return connections.create_connection(DEFAULT_DB_ALIAS)
 
 
 def _chunks(items: list[T], params_each: int, extra: int = 0) -> Iterable[list[T]]:

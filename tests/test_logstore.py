@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import time
 from typing import Any
@@ -403,3 +404,28 @@ async def test_a_closed_writer_lets_its_runner_go_without_the_collector() -> Non
         assert gone() is None  # freed by its reference count, no collection needed
     finally:
         gc.enable()
+
+
+async def test_writers_made_in_tasks_make_no_connection_objects(monkeypatch) -> None:
+    """On the event loop's thread Django's `connection` is one object per task; a writer
+    converting its turn's id through it left one (a cycle) per turn for the collector."""
+    from django.db import connections
+
+    turns = [await sync_to_async(make_turn)() for _ in range(3)]
+    made: list[str] = []
+    real = connections.create_connection
+
+    def counting(alias: str) -> Any:
+        made.append(alias)
+        return real(alias)
+
+    LogWriter(turns[0], owner="worker-a").close()  # whatever is made once, is made
+    monkeypatch.setattr(connections, "create_connection", counting)
+
+    async def make_one(turn: Turn) -> None:
+        LogWriter(turn, owner="worker-a").close()
+
+    # tasks as the worker starts them: contexts where nothing looked up a connection yet
+    tasks = [contextvars.Context().run(asyncio.ensure_future, make_one(turn)) for turn in turns]
+    await asyncio.gather(*tasks)
+    assert made == []
