@@ -28,17 +28,14 @@ from django.db import connections
 KEEP = 32
 
 _idle: list[ThreadPoolExecutor] = []
-made = 0  # executors made so far: tests read it
 
 
 @contextlib.asynccontextmanager
 async def request_thread() -> AsyncIterator[None]:
     """The body runs with a kept one-thread executor for its thread-sensitive sync code."""
-    global made
     if _idle:
         executor = _idle.pop()
     else:
-        made += 1
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
     try:
         async with ThreadSensitiveContext(executor=executor):
