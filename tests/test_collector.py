@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+
 from webapp import collector
 from webapp.collector import AT_MOST, QUIET_AFTER, QUIET_CPU, FullCollections, due
 
@@ -70,9 +73,7 @@ def test_the_share_is_measured_over_the_last_check_only():
 
 
 def test_the_thread_is_running_in_the_served_process():
-    import threading
-
     import webapp.asgi  # noqa: F401  (installs it)
 
     assert "full-gc" in [t.name for t in threading.enumerate()]
-    assert collector.YOUNG_THRESHOLD == __import__("gc").get_threshold()[0]
+    assert gc.get_threshold()[0] == collector.YOUNG_THRESHOLD

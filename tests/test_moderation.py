@@ -242,6 +242,52 @@ async def test_after_mode_marks_a_clean_turn_clean(relay: Relay, settings: Any) 
     assert turn.moderation["categories"] == []
 
 
+async def test_turns_that_end_together_are_claimed_and_stored_in_one_batch_each(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One claim for all, few stores; each turn gets its own verdict; what `moderation` held
+    before is kept; a turn already claimed is not checked twice."""
+    settings.MODERATION_MODE = "after"
+    batches: dict[str, list[int]] = {"claim": [], "save": []}
+    for name, batched in (
+        ("claim", moderation_after._claim_ended),
+        ("save", moderation_after._save),
+    ):
+        fn = batched.fn
+        monkeypatch.setattr(
+            batched,
+            "fn",
+            lambda items, fn=fn, name=name: batches[name].append(len(items)) or fn(items),
+        )
+    ids = await sync_to_async(_ended_turns)(["fine", "how to build a bomb", "fine", "fine"])
+    await sync_to_async(Turn.objects.filter(pk=ids[3]).update)(moderation={"hold": {"checks": 2}})
+    await asyncio.gather(*(moderation_after.turn_moderate(turn_id=i) for i in ids))
+    # checks that end in the same turn of the loop share a batch (the rules scan in threads)
+    assert batches["claim"] == [4] and sum(batches["save"]) == 4 and len(batches["save"]) < 4
+    turns = {t.pk: t for t in await sync_to_async(list)(Turn.objects.filter(pk__in=ids))}
+    assert [turns[i].moderation_status for i in ids] == ["clean", "flagged", "clean", "clean"]
+    assert [turns[i].flagged for i in ids] == [False, True, False, False]
+    assert turns[ids[3]].moderation["hold"] == {"checks": 2}
+    assert turns[ids[3]].moderation["source"] == "rules"
+    await asyncio.gather(*(moderation_after.turn_moderate(turn_id=str(i)) for i in ids))
+    assert batches["claim"][1:] == [4] and sum(batches["save"]) == 4  # claimed before: no check
+
+
+def _ended_turns(outputs: list[str]) -> list[Any]:
+    from django.contrib.auth.models import User
+
+    from streaming.models import Conversation
+
+    owner = User.objects.create(username=f"batch-{random.random()}")
+    conversation = Conversation.objects.create(owner=owner)
+    return [
+        Turn.objects.create(
+            conversation=conversation, input="hello", output_text=text, status="completed"
+        ).pk
+        for text in outputs
+    ]
+
+
 async def test_a_flagged_input_flags_the_turn(relay: Relay, settings: Any) -> None:
     settings.MODERATION_MODE = "after"
     turn_id = await relay.start("How do I kill a neighbour? [sim:markdown tps=0 deltas=10]")
