@@ -117,6 +117,35 @@ def test_the_raw_update_converts_each_field_as_the_orm_would() -> None:
     assert not logstore.update_held_turn(turn.pk, "worker-b", {"error": "y"})
 
 
+def test_turns_that_save_the_same_fields_are_updated_by_one_statement(monkeypatch) -> None:
+    """Ending turns store their results in one `executemany`, each its own values; a turn
+    no longer held fails alone and is not written."""
+    turns = [make_turn() for _ in range(3)]
+    singles: list[Any] = []
+    real = logstore.update_held_turn
+    monkeypatch.setattr(
+        logstore, "update_held_turn", lambda *a, **kw: singles.append(a[0]) or real(*a, **kw)
+    )
+
+    def ending(turn: Turn, i: int) -> Write:
+        return write(turn, 0, 1, updates={"output_text": f"answer {i}", "lease_owner": ""})
+
+    assert logstore.write_round([ending(t, i) for i, t in enumerate(turns)]) == [False] * 3
+    assert singles == []  # one statement for the three
+    assert [Turn.objects.get(pk=t.pk).output_text for t in turns] == [
+        f"answer {i}" for i in range(3)
+    ]
+    assert [Turn.objects.get(pk=t.pk).next_seq for t in turns] == [1, 1, 1]
+
+    again = [make_turn(), make_turn(owner="someone-else")]
+    results = logstore.write_round([ending(t, i) for i, t in enumerate(again)])
+    assert results[0] is False and isinstance(results[1], LeaseLost)
+    assert singles == []
+    assert Turn.objects.get(pk=again[0].pk).output_text == "answer 0"
+    lost = Turn.objects.get(pk=again[1].pk)
+    assert (lost.output_text, lost.lease_owner) == ("", "someone-else")
+
+
 async def test_concurrent_flushes_share_rounds(monkeypatch) -> None:
     """Writers that flush while a round runs go together into the next one."""
     turns = [await sync_to_async(make_turn)() for _ in range(12)]
