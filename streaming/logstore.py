@@ -309,7 +309,7 @@ def _update_held(items: list[tuple[int, Write, dict[str, Any]]]) -> set[int]:
         held |= _still_held(owner, writes)
     if not held:
         return held
-    sql, fields = _update_sql(tuple(items[0][2]))
+    sql, fields = update_sql(tuple(items[0][2]))
     rows = [
         [
             *(
@@ -327,17 +327,16 @@ def _update_held(items: list[tuple[int, Write, dict[str, Any]]]) -> set[int]:
     return held
 
 
-def _update_sql(names: tuple[str, ...]) -> tuple[str, list[Any]]:
-    """`UPDATE turn SET (names) WHERE id = %s AND lease_owner = %s`, and the fields."""
+def update_sql(names: tuple[str, ...], *, held: bool = True) -> tuple[str, list[Any]]:
+    """`UPDATE turn SET (names) WHERE id = %s AND lease_owner = %s` (without the owner if not
+    `held`), and the fields, whose `get_db_prep_save` converts each value."""
     meta = Turn._meta
     quote = connection.ops.quote_name
     fields = [meta.get_field(name) for name in names]
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)  # type: ignore[union-attr]
-    owner_column = meta.get_field("lease_owner").column  # type: ignore[union-attr]
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {assignments} "
-        f"WHERE {quote(meta.pk.column)} = %s AND {quote(owner_column)} = %s"  # type: ignore[union-attr]
-    )
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # type: ignore[union-attr]
+    if held:
+        sql += f" AND {quote(meta.get_field('lease_owner').column)} = %s"  # type: ignore[union-attr]
     return sql, fields
 
 
@@ -347,7 +346,7 @@ def update_held_turn(turn_id: Any, owner: str, values: dict[str, Any], pk: Any =
     The SQL the ORM's `.update()` would run, without compiling a query per call (it was
     the largest cost of a round); values go through each field's own conversion.
     """
-    sql, fields = _update_sql(tuple(values))
+    sql, fields = update_sql(tuple(values))
     params = [
         field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
         for field, value in zip(fields, values.values(), strict=True)

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from streaming.batched import Batched
-from streaming.logstore import db, db_pk, db_rounds
+from streaming.logstore import db, db_pk, db_rounds, update_sql
 from streaming.models import ModerationStatus, Turn
 from streaming.moderation import Verdict, check_with_retries, merge, moderator_from_settings
 
@@ -162,34 +162,33 @@ def _error_values(turn_id: Any, failures: list[str]) -> tuple[Any, dict[str, Any
 def _save_many(items: list[tuple[Any, dict[str, Any], dict[str, Any]]]) -> list[None]:
     """Store each turn's fields and add to its `moderation`, in one transaction: one read of
     the current `moderation`s, then one statement run for every turn with the same fields."""
-    meta = Turn._meta
-    quote = connection.ops.quote_name
-    moderation_field = meta.get_field("moderation")
     with transaction.atomic():
         current = dict(
             Turn.objects.filter(pk__in=[turn_id for turn_id, _, _ in items]).values_list(
                 "pk", "moderation"
             )
         )
-        by_fields: dict[tuple[str, ...], list[list[Any]]] = {}
+        by_fields: dict[tuple[str, ...], list[tuple[Any, list[Any]]]] = {}
         for turn_id, fields, gained in items:
             before = current.get(_as_pk(turn_id))
             moderation = {**(before if isinstance(before, dict) else {}), **gained}
-            params = [
-                meta.get_field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
-                for name, value in fields.items()
-            ]
-            params.append(moderation_field.get_db_prep_save(moderation, connection))  # type: ignore[union-attr]
-            params.append(db_pk(turn_id))
-            by_fields.setdefault(tuple(fields), []).append(params)
+            values = [*fields.values(), moderation]
+            by_fields.setdefault((*fields, "moderation"), []).append((turn_id, values))
         with connection.cursor() as cursor:
             for names, rows in by_fields.items():
-                columns = [meta.get_field(name).column for name in (*names, "moderation")]  # type: ignore[union-attr]
-                assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
+                sql, columns = update_sql(names, held=False)
                 cursor.executemany(
-                    f"UPDATE {quote(meta.db_table)} SET {assignments} "
-                    f"WHERE {quote(meta.pk.column)} = %s",  # type: ignore[union-attr]
-                    rows,
+                    sql,
+                    [
+                        [
+                            *(
+                                f.get_db_prep_save(v, connection)
+                                for f, v in zip(columns, values, strict=True)
+                            ),
+                            db_pk(turn_id),
+                        ]
+                        for turn_id, values in rows
+                    ],
                 )
     return [None] * len(items)
 
