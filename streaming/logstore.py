@@ -294,8 +294,9 @@ def _update_held(items: list[tuple[int, Write, dict[str, Any]]]) -> set[int]:
     """`update_held_turn` for writes that set the same fields (the turns starting in a round
     note their first event, those ending store their result): the turns still held are read
     (`_still_held`, which locks them on PostgreSQL), then one statement is run for all of them,
-    with psycopg in one round trip instead of one per turn (a round of 300 ending turns took
-    ~300 ms on PostgreSQL, bench/load.py). The indexes of the writes whose turn is held."""
+    with psycopg in one round trip instead of one per turn (with 300 turns ending at once, the
+    deltas still streaming stalled ~300 ms on PostgreSQL, bench/load.py). The indexes of the
+    writes whose turn is held."""
     if len(items) == 1:
         index, write, values = items[0]
         return (
@@ -311,14 +312,7 @@ def _update_held(items: list[tuple[int, Write, dict[str, Any]]]) -> set[int]:
         return held
     sql, fields = update_sql(tuple(items[0][2]))
     rows = [
-        [
-            *(
-                f.get_db_prep_save(v, connection)
-                for f, v in zip(fields, values.values(), strict=True)
-            ),
-            write.pk,
-            write.owner,
-        ]
+        [*prepared(fields, values.values()), write.pk, write.owner]
         for index, write, values in items
         if index in held
     ]
@@ -340,6 +334,14 @@ def update_sql(names: tuple[str, ...], *, held: bool = True) -> tuple[str, list[
     return sql, fields
 
 
+def prepared(fields: list[Any], values: Iterable[Any]) -> list[Any]:
+    """Each value as the database takes it, by its field's own conversion (JSON, dates)."""
+    return [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values, strict=True)
+    ]
+
+
 def update_held_turn(turn_id: Any, owner: str, values: dict[str, Any], pk: Any = None) -> bool:
     """`UPDATE turn SET … WHERE id = … AND lease_owner = owner`; False if not held.
 
@@ -347,11 +349,7 @@ def update_held_turn(turn_id: Any, owner: str, values: dict[str, Any], pk: Any =
     the largest cost of a round); values go through each field's own conversion.
     """
     sql, fields = update_sql(tuple(values))
-    params = [
-        field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
-        for field, value in zip(fields, values.values(), strict=True)
-    ]
-    params += [db_pk(turn_id) if pk is None else pk, owner]
+    params = [*prepared(fields, values.values()), db_pk(turn_id) if pk is None else pk, owner]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount == 1

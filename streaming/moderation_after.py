@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from streaming.batched import Batched
-from streaming.logstore import db, db_pk, db_rounds, update_sql
+from streaming.logstore import db, db_pk, db_rounds, prepared, update_sql
 from streaming.models import ModerationStatus, Turn
 from streaming.moderation import Verdict, check_with_retries, merge, moderator_from_settings
 
@@ -179,16 +179,7 @@ def _save_many(items: list[tuple[Any, dict[str, Any], dict[str, Any]]]) -> list[
                 sql, columns = update_sql(names, held=False)
                 cursor.executemany(
                     sql,
-                    [
-                        [
-                            *(
-                                f.get_db_prep_save(v, connection)
-                                for f, v in zip(columns, values, strict=True)
-                            ),
-                            db_pk(turn_id),
-                        ]
-                        for turn_id, values in rows
-                    ],
+                    [[*prepared(columns, values), db_pk(turn_id)] for turn_id, values in rows],
                 )
     return [None] * len(items)
 
