@@ -309,6 +309,19 @@ def test_a_round_larger_than_one_insert_statement_stores_every_row_in_order() ->
         assert stored == [(5 + i, *event) for i, event in enumerate(expected)]
 
 
+def test_the_rounds_connection_keeps_statement_journals_in_memory() -> None:
+    """SQLite: a round's INSERT journals the index pages it changes; on a temporary file
+    that was thousands of writes a second (settings: temp_store=MEMORY)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's temp_store")
+    logstore.write_round([Write(make_turn().pk, "worker-a", 0, [("t", "{}", 1)])])
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA temp_store")
+        assert cursor.fetchone()[0] == 2  # MEMORY
+
+
 def stored_in_the_file(turn: Turn) -> int:
     """The turn's rows in the database file itself, not counting what is still only in the
     WAL (an `immutable` connection reads the file alone)."""

@@ -89,11 +89,15 @@ def _database() -> dict:
         # upgrade deadlocks between concurrent writers. A process that writes logs copies
         # the WAL back in a checkpoint of its own about once a second (streaming/flusher.py);
         # a commit does it itself only past SQLITE_WAL_PAGES pages, a backstop.
+        # temp_store=MEMORY keeps statement journals in memory: a round's multi-row INSERT
+        # inside its transaction journals every index page it changes, and past 64 KiB
+        # SQLite spilled that to a temporary file, ~11,000 pwrite calls a second at 300
+        # turns, each one waiting on the file system (bench/README.md, seventh round).
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
             "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; "
                 f"PRAGMA wal_autocheckpoint={SQLITE_WAL_PAGES};"
             ),
         }
