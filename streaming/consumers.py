@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # Close codes (documented in the README).
 CLOSE_TOO_SLOW = 4408  # the client stopped reading; reconnect with ?after=<last seq>
+CLOSE_BAD_REQUEST = 4400  # `after` is not an integer
+CLOSE_NOT_ALLOWED = 4403  # not logged in (any more)
+CLOSE_NOT_FOUND = 4404  # no such turn among the user's own
 # Not stored, so it has no seq: an envelope of the event alone.
 REPLAY_DONE = frame([f'{{"event":{RelayReplayDone().model_dump_json()}}}'])
 
@@ -54,12 +57,15 @@ class TurnConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         after = _after(self.scope.get("query_string", b""))
         turn_id = self.scope["url_route"]["kwargs"]["turn_id"]
-        if user is None or not user.is_authenticated or after is None:
-            await self.close()
+        if user is None or not user.is_authenticated:
+            await self.refuse(CLOSE_NOT_ALLOWED)
+            return
+        if after is None:
+            await self.refuse(CLOSE_BAD_REQUEST)
             return
         turn = await db(_visible_turn, turn_id, user)
-        if turn is None:
-            await self.close()
+        if turn is None:  # another user's turn looks the same as one that never was
+            await self.refuse(CLOSE_NOT_FOUND)
             return
         self.turn_id, self.sent, self.done = turn.pk, after, False
         # The server's own send, under channels' session wrapper: frames go straight to it
@@ -81,6 +87,14 @@ class TurnConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         await self._work()
+
+    async def refuse(self, code: int) -> None:
+        """Accept, then close with `code`: refused during the handshake, the socket failed
+        with HTTP 403, which a browser reports as 1006, the same as a dropped connection, so
+        the page reconnected for ever to a turn that was deleted or a session that ended.
+        The page stops on 4403 and 4404 and says why (static/chat/stream.js)."""
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         self.done = True

@@ -153,6 +153,16 @@ async def connect(app: Any, path: str, **kwargs: Any) -> tuple[WebsocketCommunic
     return communicator, connected
 
 
+async def refused_with(app: Any, path: str, **kwargs: Any) -> int | None:
+    """The close code of a socket the consumer accepts and closes at once, sending nothing:
+    a browser sees that code (a refused handshake would be 1006, which it retries)."""
+    communicator, connected = await connect(app, path, **kwargs)
+    assert connected
+    message = await communicator.receive_output(timeout=5)
+    assert message["type"] == "websocket.close", message
+    return message.get("code")
+
+
 # --- who may connect ---------------------------------------------------------------------
 
 
@@ -160,8 +170,7 @@ async def connect(app: Any, path: str, **kwargs: Any) -> tuple[WebsocketCommunic
 async def test_anonymous_users_are_refused() -> None:
     """No login, no socket."""
     turn = await sync_to_async(create_turn)(await sync_to_async(make_user)("alice"))
-    _, connected = await connect(as_user(AnonymousUser()), f"/ws/turns/{turn.pk}/")
-    assert not connected
+    assert await refused_with(as_user(AnonymousUser()), f"/ws/turns/{turn.pk}/") == 4403
 
 
 @pytest.mark.usefixtures("fresh_layer")
@@ -169,8 +178,7 @@ async def test_another_users_turn_is_refused() -> None:
     """Bob cannot watch Alice's turn; Alice can."""
     alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
     turn = await sync_to_async(create_turn)(alice, status="completed")
-    _, connected = await connect(as_user(bob), f"/ws/turns/{turn.pk}/")
-    assert not connected
+    assert await refused_with(as_user(bob), f"/ws/turns/{turn.pk}/") == 4404
     communicator, connected = await connect(as_user(alice), f"/ws/turns/{turn.pk}/")
     assert connected
     await communicator.disconnect()
@@ -182,16 +190,15 @@ async def test_a_bad_after_is_refused(query: str) -> None:
     """An `after` that is not an integer closes the socket rather than guessing."""
     alice = await sync_to_async(make_user)("alice")
     turn = await sync_to_async(create_turn)(alice, status="completed")
-    _, connected = await connect(as_user(alice), f"/ws/turns/{turn.pk}/{query}")
-    assert not connected
+    assert await refused_with(as_user(alice), f"/ws/turns/{turn.pk}/{query}") == 4400
 
 
 @pytest.mark.usefixtures("fresh_layer")
 async def test_an_unknown_turn_is_refused() -> None:
     """A turn id that matches nothing is refused like another user's."""
     alice = await sync_to_async(make_user)("alice")
-    _, connected = await connect(as_user(alice), "/ws/turns/00000000-0000-0000-0000-000000000000/")
-    assert not connected
+    unknown = "/ws/turns/00000000-0000-0000-0000-000000000000/"
+    assert await refused_with(as_user(alice), unknown) == 4404
 
 
 # --- the full stack: origin check, session cookie ----------------------------------------
@@ -232,10 +239,8 @@ async def test_the_full_stack_refuses_a_socket_without_a_session(relay: Relay) -
     """The right origin without the session cookie is still anonymous."""
     turn_id = await relay.start(QUICK)
     await relay.wait_done(turn_id)
-    _, connected = await connect(
-        application, f"/ws/turns/{turn_id}/", headers=[(b"origin", b"http://localhost")]
-    )
-    assert not connected
+    headers = [(b"origin", b"http://localhost")]
+    assert await refused_with(application, f"/ws/turns/{turn_id}/", headers=headers) == 4403
 
 
 # --- what the socket sends ----------------------------------------------------------------

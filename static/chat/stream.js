@@ -5,6 +5,7 @@
 // page becomes visible or the network comes back.
 
 const FATAL_CLOSE = {
+  4400: "The page asked for this answer in a way the server does not accept.",
   4403: "You are not allowed to see this answer.",
   4404: "This answer no longer exists.",
 };

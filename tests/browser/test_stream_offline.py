@@ -74,9 +74,9 @@ def test_it_stops_after_the_turn_is_done(harness):
     assert harness.evaluate("streams.states").count("done") == 1
 
 
-@pytest.mark.parametrize("code", [4403, 4404])
+@pytest.mark.parametrize("code", [4400, 4403, 4404])
 def test_it_gives_up_when_the_turn_is_not_the_users_or_gone(harness, code):
-    """Close codes 4403 and 4404 are final: an error state, and no reconnecting."""
+    """Close codes 4400, 4403 and 4404 are final: an error state, and no reconnecting."""
     start(harness)
     harness.evaluate(f"streams.last().serverClose({code})")
     harness.wait_for_timeout(300)
