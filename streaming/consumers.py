@@ -92,7 +92,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
         """Accept, then close with `code`: refused during the handshake, the socket failed
         with HTTP 403, which a browser reports as 1006, the same as a dropped connection, so
         the page reconnected for ever to a turn that was deleted or a session that ended.
-        The page stops on 4403 and 4404 and says why (static/chat/stream.js)."""
+        The page stops on 4400, 4403 and 4404 and says why (static/chat/stream.js)."""
         await self.accept()
         await self.close(code=code)
 
