@@ -41,11 +41,15 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from streaming import holdback, services  # noqa: E402
-from streaming.logstore import db  # noqa: E402
+from streaming.eventlog.store import db  # noqa: E402
 from streaming.models import Turn, TurnEvent  # noqa: E402
-from streaming.moderation import DEFAULT_RULES, RuleModerator  # noqa: E402
-from streaming.worker import RelayWorker, worker_application  # noqa: E402
+from streaming.moderation.moderators import (  # noqa: E402
+    DEFAULT_RULES,
+    RuleModerator,
+    holdback,
+)
+from streaming.services import turns as services  # noqa: E402
+from streaming.worker.consumer import RelayWorker, worker_application  # noqa: E402
 
 PROMPT = "Bench [sim:markdown tps={tps} deltas=120 seed={seed}]"
 

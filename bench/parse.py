@@ -35,10 +35,10 @@ import httpx
 from httpx_sse import aconnect_sse
 from openai import AsyncOpenAI
 
-from streaming.accumulator import Accumulator
-from streaming.events import parse_event
-from streaming.sse import SSEDecoder
-from streaming.upstream import UpstreamConfig, make_client, stream_response
+from streaming.protocol.accumulator import Accumulator
+from streaming.protocol.events import parse_event
+from streaming.protocol.sse import SSEDecoder
+from streaming.upstream.client import UpstreamConfig, make_client, stream_response
 
 
 def _config(base: str) -> UpstreamConfig:

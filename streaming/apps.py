@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class StreamingConfig(AppConfig):
     name = "streaming"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The review admin lives in its own package (streaming/review/); Django's
+        # autodiscovery looks only for `streaming.admin`.
+        from streaming.review import admin  # noqa: F401

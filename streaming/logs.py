@@ -1,7 +1,7 @@
 """Logs that say which turn they are about, as text or as one JSON object a line (LOG_JSON).
 
 log = turn_logger(turn.pk)          # in the runner, the worker, the sweep
-log.warning("lease lost")           # text:  … streaming.runner [turn 3f2a…] lease lost
+log.warning("lease lost")           # text:  … streaming.worker.runner [turn 3f2a…] lease lost
                                     # JSON:  {…, "turn_id": "3f2a…", "message": "lease lost"}
 """
 

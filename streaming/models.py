@@ -57,7 +57,7 @@ class Turn(models.Model):
     error = models.TextField(blank=True)
     anomalies = models.JSONField(default=list, blank=True)
 
-    # Moderation (streaming/moderation.py): "" until checked after the turn ends.
+    # Moderation (streaming/moderation/moderators.py): "" until checked after the turn ends.
     flagged = models.BooleanField(default=False, db_index=True)
     moderation_status = models.CharField(
         max_length=8, choices=ModerationStatus.choices, default="", blank=True

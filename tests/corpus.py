@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from streaming.sse import Frame, SSEDecoder
+from streaming.protocol.sse import Frame, SSEDecoder
 
 CORPUS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 DONE = "[DONE]"

@@ -19,10 +19,10 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import AsyncClient
 
+from streaming.live.routing import websocket_urlpatterns
 from streaming.models import Turn, TurnEvent
-from streaming.routing import websocket_urlpatterns
-from streaming.services import WORKER_CHANNEL
-from streaming.worker import RelayWorker, worker_application
+from streaming.services.turns import WORKER_CHANNEL
+from streaming.worker.consumer import RelayWorker, worker_application
 
 FINAL = {"completed", "incomplete", "failed", "cancelled", "interrupted"}
 

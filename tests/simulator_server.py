@@ -41,7 +41,7 @@ def _drain(stream, lines: list[str]) -> None:
 
 
 def start_simulator(
-    app: str = "streaming.simulator:application", server: str | None = None
+    app: str = "streaming.simulator.app:application", server: str | None = None
 ) -> tuple[subprocess.Popen, str]:
     """Start `server` (daphne unless SIMULATOR_SERVER says otherwise) on a free port;
     returns the process and `http://127.0.0.1:PORT/v1`."""

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from streaming.management.commands import chat
-from streaming.upstream import make_client
+from streaming.upstream.client import make_client
 from tests import corpus
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,9 +12,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from streaming import simulator, tcp_writes  # noqa: E402
-from streaming.routing import websocket_urlpatterns  # noqa: E402
-from streaming.worker import worker_application  # noqa: E402
+from streaming.live import tcp_writes  # noqa: E402
+from streaming.live.routing import websocket_urlpatterns  # noqa: E402
+from streaming.simulator import app as simulator  # noqa: E402
+from streaming.worker.consumer import worker_application  # noqa: E402
 from webapp import collector  # noqa: E402
 from webapp.request_threads import request_thread  # noqa: E402
 

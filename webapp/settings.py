@@ -47,7 +47,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "streaming.security.ContentSecurityPolicyMiddleware",
+    "streaming.web.security.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -87,7 +87,7 @@ def _database() -> dict:
             Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets the worker append events while pages read them; IMMEDIATE avoids
         # upgrade deadlocks between concurrent writers. A process that writes logs copies
-        # the WAL back in a checkpoint of its own about once a second (streaming/flusher.py);
+        # the WAL back in a checkpoint of its own about once a second (streaming/eventlog/flusher.py);
         # a commit does it itself only past SQLITE_WAL_PAGES pages, a backstop.
         # temp_store=MEMORY keeps statement journals in memory: a round's multi-row INSERT
         # inside its transaction journals every index page it changes, and past 64 KiB
@@ -127,8 +127,8 @@ if REDIS_URL:
             # The pub-sub layer, not the core one: measured with our traffic (bench/layers.py,
             # README "Team deployment") the core layer delayed and dropped batches and ran out
             # of Redis connections; a wake-up reaching every worker is fine, the claim is atomic.
-            # Ours adds one pipelined publish per flush round (streaming/layers.py).
-            "BACKEND": "streaming.layers.RedisPubSubLayer",
+            # Ours adds one pipelined publish per flush round (streaming/live/layers.py).
+            "BACKEND": "streaming.live.layers.RedisPubSubLayer",
             # socket_timeout=None: with redis-py 8 idle receives otherwise die after 5 s.
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
@@ -137,7 +137,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "streaming.layers.InMemoryLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "streaming.live.layers.InMemoryLayer"}}
 # Without Redis there is one process, so the worker runs inside the server.
 RELAY_WORKER_IN_PROCESS = not REDIS_URL
 
@@ -165,7 +165,7 @@ CSRF_COOKIE_HTTPONLY = False
 
 # --- The upstream (OpenAI Responses API or anything that speaks it) ---
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
-# Empty means the built-in simulator, served by this app itself (see streaming.upstream).
+# Empty means the built-in simulator, served by this app itself (see streaming.upstream.client).
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
 DEFAULT_MODEL = env_str("DEFAULT_MODEL", "gpt-4.1-mini" if OPENAI_API_KEY else "sim-markdown")
 UPSTREAM_CONNECT_TIMEOUT = env_number("UPSTREAM_CONNECT_TIMEOUT", 10.0)
@@ -214,7 +214,7 @@ MODERATION_TIMEOUT = env_number("MODERATION_TIMEOUT", 10.0, minimum=0.1)
 MODERATION_RETRIES = env_int("MODERATION_RETRIES", 3)
 MODERATION_RETRY_DELAY = env_number("MODERATION_RETRY_DELAY", 1.0)
 
-# --- Health and metrics (streaming/health.py) ---
+# --- Health and metrics (streaming/web/health.py) ---
 # /metrics is for staff, or for a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 

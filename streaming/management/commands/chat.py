@@ -13,9 +13,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, OutputWrapper
 
-from streaming import events as ev
-from streaming.accumulator import Accumulator
-from streaming.upstream import (
+from streaming.protocol import events as ev
+from streaming.protocol.accumulator import Accumulator
+from streaming.upstream.client import (
     RawEvent,
     UpstreamConfig,
     UpstreamError,

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from streaming.accumulator import Accumulator
-from streaming.events import MalformedEvent, UnknownEvent, parse_event
-from streaming.sse import SSEDecoder
+from streaming.protocol.accumulator import Accumulator
+from streaming.protocol.events import MalformedEvent, UnknownEvent, parse_event
+from streaming.protocol.sse import SSEDecoder
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from channels.management.commands.runworker import Command as ChannelsRunWorker
 
-from streaming.worker import RelayWorker
+from streaming.worker.consumer import RelayWorker
 
 
 class Command(ChannelsRunWorker):

@@ -66,8 +66,8 @@ class Command(BaseCommand):
         from channels.layers import get_channel_layer
         from twisted.internet import defer, reactor
 
-        from streaming.services import WORKER_CHANNEL
-        from streaming.worker import RelayWorker, worker_application
+        from streaming.services.turns import WORKER_CHANNEL
+        from streaming.worker.consumer import RelayWorker, worker_application
 
         worker = RelayWorker(
             application=worker_application(),

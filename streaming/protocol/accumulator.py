@@ -1,0 +1,312 @@
+"""Folds stream events into the Response state. Pure: no I/O.
+
+Streamed strings (text, arguments, code, summaries) are kept as lists of deltas and joined
+only when read, so a 20,000-delta answer costs one append per delta, not a copy of the text
+so far. When an item's `output_item.done` arrives, what was streamed is compared with it and
+any difference is recorded as an anomaly; the done item is then taken as the truth.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from typing import Any
+
+from streaming.protocol import events as ev
+
+# Where a streamed string lives inside an output item: (container, index, field).
+# container None means the item itself, else item[container][index].
+Path = tuple[str | None, int, str]
+
+_DELTA_TARGETS: dict[str, Path] = {
+    "response.function_call_arguments.delta": (None, 0, "arguments"),
+    "response.mcp_call_arguments.delta": (None, 0, "arguments"),
+    "response.custom_tool_call_input.delta": (None, 0, "input"),
+    "response.code_interpreter_call_code.delta": (None, 0, "code"),
+}
+_DONE_TARGETS: dict[str, tuple[Path, str]] = {
+    "response.function_call_arguments.done": ((None, 0, "arguments"), "arguments"),
+    "response.mcp_call_arguments.done": ((None, 0, "arguments"), "arguments"),
+    "response.custom_tool_call_input.done": ((None, 0, "input"), "input"),
+    "response.code_interpreter_call_code.done": ((None, 0, "code"), "code"),
+}
+_OPAQUE = frozenset({"encrypted_content", "fingerprint"})
+_STATUS_WORDS = {"in_progress", "searching", "interpreting", "generating", "completed", "failed"}
+
+
+class Accumulator:
+    def __init__(self) -> None:
+        self.response: dict[str, Any] = {}
+        self.items: list[dict[str, Any] | None] = []
+        self.status: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.error: dict[str, Any] | None = None
+        self.incomplete_details: dict[str, Any] | None = None
+        self.terminal_type: str | None = None
+        self.anomalies: list[str] = []
+        self.event_counts: Counter[str] = Counter()
+        self.partial_images: dict[int, str] = {}
+        self._buffers: dict[tuple[int, Path], list[str]] = {}
+
+    # --- reading the state ----------------------------------------------------------------
+
+    @property
+    def output(self) -> list[dict[str, Any]]:
+        """The folded output items, streamed strings joined in."""
+        for (index, path), parts in self._buffers.items():
+            target = self._target(index, path, create=False)
+            if target is not None:
+                target[path[2]] = "".join(parts)
+        return [item for item in self.items if item is not None]
+
+    @property
+    def output_text(self) -> str:
+        return "".join(
+            part.get("text") or ""
+            for item in self.output
+            if item.get("type") == "message"
+            for part in item.get("content") or []
+            if part.get("type") == "output_text"
+        )
+
+    @property
+    def response_id(self) -> str | None:
+        return self.response.get("id")
+
+    # --- folding ----------------------------------------------------------------------------
+
+    def feed(self, event: ev.StreamEvent) -> None:
+        kind = event.type
+        self.event_counts[kind] += 1
+        if kind == "response.output_text.delta":  # the hot path, first, inline
+            path = ("content", event.content_index, "text")  # type: ignore[attr-defined]
+            parts = self._buffers.get((event.output_index, path))  # type: ignore[attr-defined]
+            if parts is None:
+                self._append(event, path)
+            else:
+                parts.append(event.delta)  # type: ignore[attr-defined]
+            return
+        target = _DELTA_TARGETS.get(kind)
+        if target is not None:
+            self._append(event, target)
+            return
+        done = _DONE_TARGETS.get(kind)
+        if done is not None:
+            self._settle(event, done[0], getattr(event, done[1]))
+            return
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+        elif isinstance(event, ev.ToolCallStatus):
+            self._status(event)
+
+    def _append(self, event: Any, path: Path) -> None:
+        key = (event.output_index, path)
+        parts = self._buffers.get(key)
+        if parts is None:
+            if self._target(event.output_index, path, create=True, kind=event.type) is None:
+                return
+            parts = self._buffers[key] = []
+        parts.append(event.delta)
+
+    def _settle(self, event: Any, path: Path, value: str) -> None:
+        """A `*.done` for a streamed string: check it against the deltas, then keep it."""
+        key = (event.output_index, path)
+        parts = self._buffers.pop(key, None)
+        if parts is not None and "".join(parts) != value:
+            self._anomaly(f"{event.type} at output {event.output_index} differs from its deltas")
+        target = self._target(event.output_index, path, create=True, kind=event.type)
+        if target is not None:
+            target[path[2]] = value
+
+    def _target(
+        self, index: int, path: Path, *, create: bool, kind: str = ""
+    ) -> dict[str, Any] | None:
+        item = self.items[index] if 0 <= index < len(self.items) else None
+        if item is None:
+            if create:
+                self._anomaly(f"{kind} refers to output {index}, which was never added")
+            return None
+        container, sub, _ = path
+        if container is None:
+            return item
+        entries = item.setdefault(container, [])
+        while create and len(entries) <= sub:
+            entries.append({})
+        return entries[sub] if sub < len(entries) else None
+
+    def _anomaly(self, message: str) -> None:
+        self.anomalies.append(message)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def _lifecycle(self, event: ev._Lifecycle) -> None:
+        response = event.response.model_dump(exclude={"output"})
+        self.response = response
+        self.status = response.get("status") or self.status
+        if event.type in ev.TERMINAL_TYPES:
+            self._terminal(event)
+
+    def _terminal(self, event: ev._Lifecycle) -> None:
+        self.terminal_type = event.type
+        self.usage = event.response.usage
+        self.error = event.response.error
+        self.incomplete_details = event.response.incomplete_details
+        final = event.response.output
+        if not final:
+            return
+        if _comparable(final) != _comparable(self.output):
+            if self.items:
+                self._anomaly(
+                    f"{event.type} output differs from the streamed output; kept the former"
+                )
+            self.items = copy.deepcopy(final)
+            self._buffers.clear()
+
+    def _error(self, event: ev.ErrorEvent) -> None:
+        self.terminal_type = event.type
+        self.status = "failed"
+        nested = event.error or {}
+        self.error = {
+            "code": event.code or nested.get("code"),
+            "message": event.message or nested.get("message"),
+        }
+
+    # --- items and parts ------------------------------------------------------------------
+
+    def _item_added(self, event: ev.OutputItemAdded) -> None:
+        index = event.output_index
+        while len(self.items) <= index:
+            self.items.append(None)
+        if self.items[index] is not None:
+            self._anomaly(f"output {index} was added twice")
+        self.items[index] = copy.deepcopy(event.item)
+
+    def _item_done(self, event: ev.OutputItemDone) -> None:
+        index = event.output_index
+        if not (0 <= index < len(self.items)) or self.items[index] is None:
+            self._anomaly(f"{event.type} for output {index}, which was never added")
+            while len(self.items) <= index:
+                self.items.append(None)
+        for key in [key for key in self._buffers if key[0] == index]:
+            parts = self._buffers.pop(key)
+            container, sub, field = key[1]
+            holder = event.item if container is None else _at(event.item.get(container), sub)
+            if holder is None or holder.get(field) != "".join(parts):
+                self._anomaly(f"output {index} done differs from its streamed {field}")
+        self.items[index] = copy.deepcopy(event.item)
+
+    def _part(self, event: ev._Part) -> None:
+        target = self._target(
+            event.output_index, ("content", event.content_index, ""), create=True, kind=event.type
+        )
+        if target is None:
+            return
+        key = (event.output_index, ("content", event.content_index, "text"))
+        if event.type == "response.content_part.done":
+            parts = self._buffers.pop(key, None)
+            if parts is not None and event.part.get("text") != "".join(parts):
+                self._anomaly(f"{event.type} at output {event.output_index} differs from deltas")
+        target.clear()
+        target.update(copy.deepcopy(event.part))
+
+    def _text_done(self, event: ev.OutputTextDone) -> None:
+        self._settle(event, ("content", event.content_index, "text"), event.text)
+
+    def _annotation(self, event: ev.OutputTextAnnotationAdded) -> None:
+        part = self._target(
+            event.output_index, ("content", event.content_index, ""), create=True, kind=event.type
+        )
+        if part is not None and event.annotation is not None:
+            annotations = part.setdefault("annotations", [])
+            annotations.insert(event.annotation_index, copy.deepcopy(event.annotation))
+
+    def _refusal_delta(self, event: ev.RefusalDelta) -> None:
+        self._append(event, ("content", event.content_index, "refusal"))
+
+    def _refusal_done(self, event: ev.RefusalDone) -> None:
+        self._settle(event, ("content", event.content_index, "refusal"), event.refusal)
+
+    def _status(self, event: ev.ToolCallStatus) -> None:
+        item = self._target(event.output_index, (None, 0, ""), create=True, kind=event.type)
+        phase = event.type.rsplit(".", 1)[1]
+        if item is not None and phase in _STATUS_WORDS:
+            item["status"] = phase
+
+    def _partial_image(self, event: ev.ImageGenerationPartialImage) -> None:
+        if self._target(event.output_index, (None, 0, ""), create=True, kind=event.type):
+            self.partial_images[event.output_index] = event.partial_image_b64
+
+    # --- reasoning ------------------------------------------------------------------------
+
+    def _summary_part(self, event: ev.ReasoningSummaryPartAdded) -> None:
+        path = ("summary", event.summary_index, "")
+        target = self._target(event.output_index, path, create=True, kind=event.type)
+        if target is not None:
+            target.update(copy.deepcopy(event.part))
+
+    def _summary_delta(self, event: ev.ReasoningSummaryTextDelta) -> None:
+        self._append(event, ("summary", event.summary_index, "text"))
+
+    def _summary_done(self, event: ev.ReasoningSummaryTextDone) -> None:
+        self._settle(event, ("summary", event.summary_index, "text"), event.text)
+
+    def _reasoning_delta(self, event: ev.ReasoningTextDelta) -> None:
+        self._append(event, ("content", event.content_index, "text"))
+
+    def _reasoning_done(self, event: ev.ReasoningTextDone) -> None:
+        self._settle(event, ("content", event.content_index, "text"), event.text)
+
+    # --- shell ------------------------------------------------------------------------------
+
+    def _shell_command(self, event: Any) -> None:
+        item = self._target(event.output_index, (None, 0, ""), create=True, kind=event.type)
+        if item is None:
+            return
+        commands = item.setdefault("action", {}).setdefault("commands", [])
+        while len(commands) <= event.command_index:
+            commands.append("")
+        if event.type == "response.shell_call_command.delta":
+            commands[event.command_index] += event.delta
+        else:
+            commands[event.command_index] = event.command
+
+
+def _comparable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Opaque blobs: providers re-encrypt them between the item's done event and the terminal one.
+    return [{k: v for k, v in item.items() if k not in _OPAQUE} for item in items]
+
+
+def _at(entries: Any, index: int) -> dict[str, Any] | None:
+    if isinstance(entries, list) and 0 <= index < len(entries):
+        return entries[index] if isinstance(entries[index], dict) else None
+    return None
+
+
+_HANDLERS: dict[type, Any] = {
+    ev.ResponseCreated: Accumulator._lifecycle,
+    ev.ResponseInProgress: Accumulator._lifecycle,
+    ev.ResponseQueued: Accumulator._lifecycle,
+    ev.ResponseCompleted: Accumulator._lifecycle,
+    ev.ResponseIncomplete: Accumulator._lifecycle,
+    ev.ResponseFailed: Accumulator._lifecycle,
+    ev.ErrorEvent: Accumulator._error,
+    ev.OutputItemAdded: Accumulator._item_added,
+    ev.OutputItemDone: Accumulator._item_done,
+    ev.ContentPartAdded: Accumulator._part,
+    ev.ContentPartDone: Accumulator._part,
+    ev.OutputTextDone: Accumulator._text_done,
+    ev.OutputTextAnnotationAdded: Accumulator._annotation,
+    ev.RefusalDelta: Accumulator._refusal_delta,
+    ev.RefusalDone: Accumulator._refusal_done,
+    ev.ImageGenerationPartialImage: Accumulator._partial_image,
+    ev.ReasoningSummaryPartAdded: Accumulator._summary_part,
+    ev.ReasoningSummaryPartDone: Accumulator._summary_part,
+    ev.ReasoningSummaryTextDelta: Accumulator._summary_delta,
+    ev.ReasoningSummaryTextDone: Accumulator._summary_done,
+    ev.ReasoningTextDelta: Accumulator._reasoning_delta,
+    ev.ReasoningTextDone: Accumulator._reasoning_done,
+    ev.ShellCallCommandAdded: Accumulator._shell_command,
+    ev.ShellCallCommandDelta: Accumulator._shell_command,
+    ev.ShellCallCommandDone: Accumulator._shell_command,
+}

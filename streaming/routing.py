@@ -1,7 +1,0 @@
-from django.urls import path
-
-from streaming.consumers import TurnConsumer
-
-websocket_urlpatterns = [
-    path("ws/turns/<uuid:turn_id>/", TurnConsumer.as_asgi()),
-]

@@ -1,0 +1,328 @@
+"""A stand-in for the OpenAI Responses API, as a pure ASGI application (no Django).
+
+Serve it alone with `daphne -b 127.0.0.1 -p 0 streaming.simulator.app:application`, or mount it
+under `/simulator/`. `POST /v1/responses` answers with the scenario the request names (see
+`docs/simulator.md`), `GET /v1/models` lists the scenarios and `GET /v1/_requests` shows how
+the last requests ended, so a test in another process can see that a client went away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from streaming.simulator.faults import (
+    FlakyCounter,
+    Frame,
+    ReplayError,
+    Reply,
+    error_reply,
+    http_fault,
+    json_reply,
+    replay_blocks,
+    replay_final,
+    replay_frames,
+    replay_path,
+    scenario_frames,
+    stamped,
+)
+from streaming.simulator.params import ParamError, Params, parse_params
+from streaming.simulator.scenarios import SCENARIOS, build_events
+from streaming.simulator.texts import SERVER_ERROR
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+PREFIX = "/simulator"
+FLUSH_BYTES = 64 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024
+STREAM_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class Connection:
+    """One HTTP exchange: the ASGI channels plus whether the client has gone away."""
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self.receive = receive
+        self.send = send
+        self.gone = False
+        self._waking: asyncio.Future[None] | None = None
+
+    async def read_body(self) -> bytes:
+        body = bytearray()
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.leave()
+                return bytes(body)
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY_BYTES or not message.get("more_body"):
+                return bytes(body)
+
+    async def watch(self) -> None:
+        """Runs beside the sending, so a disconnect is seen even while a frame is paced."""
+        while not self.gone:
+            if (await self.receive())["type"] == "http.disconnect":
+                self.leave()
+
+    def leave(self) -> None:
+        """The client has gone: say so, and end the sender's wait now."""
+        self.gone = True
+        _wake(self._waking)
+
+    def now(self) -> float:
+        """The clock paced frames are due by: the loop's."""
+        return asyncio.get_running_loop().time()
+
+    async def wait(self, seconds: float) -> bool:
+        """Sleep, waking early if the client leaves; True if it has left.
+
+        One future and one timer, as `asyncio.sleep` uses; `leave` resolves the future. The
+        `wait_for` on an event this replaces cost a task and a timeout per paced frame.
+        """
+        if seconds > 0 and not self.gone:
+            loop = asyncio.get_running_loop()
+            self._waking = waking = loop.create_future()
+            timer = None if math.isinf(seconds) else loop.call_later(seconds, _wake, waking)
+            try:
+                await waking
+            finally:
+                self._waking = None
+                if timer is not None:
+                    timer.cancel()
+        return self.gone
+
+    async def reply(self, reply: Reply) -> None:
+        start = {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
+        await self.send(start)
+        await self.send({"type": "http.response.body", "body": reply.body})
+
+    def abort(self) -> bool:
+        """Cut the TCP connection mid-body, when the server lets us.
+
+        ASGI has no message for this. Daphne's `send` is `functools.partial(handle_reply,
+        protocol)`, with the Twisted transport at `protocol.channel.transport`; uvicorn's is
+        a method of its request cycle, which holds the asyncio transport. Closing it ends the
+        chunked body without its last chunk, as a dying upstream would. Elsewhere the caller
+        ends the body normally.
+        """
+        protocol = next(iter(getattr(self.send, "args", ())), None)
+        transport = getattr(getattr(protocol, "channel", None), "transport", None)
+        if transport is not None:
+            transport.loseConnection()
+            return True
+        transport = getattr(getattr(self.send, "__self__", None), "transport", None)
+        if transport is None:
+            return False
+        transport.close()
+        return True
+
+
+def _wake(waking: asyncio.Future[None] | None) -> None:
+    if waking is not None and not waking.done():
+        waking.set_result(None)
+
+
+class Batch:
+    """Frames gathered into one `http.response.body` message of up to FLUSH_BYTES.
+
+    With `stamp`, the deltas' `sim_sent_ms` is filled in as the message is handed over.
+    """
+
+    def __init__(self, connection: Connection, record: dict[str, Any], *, stamp: bool) -> None:
+        self.connection = connection
+        self.record = record
+        self.stamp = stamp
+        self.buffer = bytearray()
+        self.count = 0
+
+    async def add(self, frame: bytes) -> None:
+        if frame:
+            self.buffer += frame
+            self.count += 1
+        if len(self.buffer) >= FLUSH_BYTES:
+            await self.flush()
+            await asyncio.sleep(0)  # at full speed, lets the disconnect watcher run
+
+    async def flush(self) -> None:
+        if not self.buffer:
+            return
+        body = stamped(bytes(self.buffer)) if self.stamp else bytes(self.buffer)
+        self.buffer.clear()
+        await self.connection.send({"type": "http.response.body", "body": body, "more_body": True})
+        self.record["events_sent"] += self.count
+        self.count = 0
+
+
+def final_reply(events: list[dict[str, Any]]) -> Reply:
+    """The non-streamed answer: the terminal response object, or the error that ended it."""
+    last = events[-1]
+    if "response" in last:
+        return json_reply(200, last["response"])
+    return error_reply(500, SERVER_ERROR, "server_error", "server_error")
+
+
+def models_list() -> dict[str, Any]:
+    models = [
+        {"id": f"sim-{name}", "object": "model", "created": 0, "owned_by": "simulator"}
+        for name in SCENARIOS
+    ]
+    return {"object": "list", "data": models}
+
+
+def local_path(scope: dict[str, Any]) -> str:
+    path = scope["path"].removeprefix(scope.get("root_path") or "")
+    if path.startswith(PREFIX + "/"):
+        path = path.removeprefix(PREFIX)
+    return path.rstrip("/") or "/"
+
+
+async def lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+class SimulatorApp:
+    """The ASGI application; each instance keeps its own request history and flaky counter."""
+
+    def __init__(self, *, history: int = 200) -> None:
+        self.requests: deque[dict[str, Any]] = deque(maxlen=history)
+        self.flaky = FlakyCounter()
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            return await lifespan(receive, send)
+        if scope["type"] != "http":
+            return await send({"type": "websocket.close", "code": 1000})
+        connection = Connection(receive, send)
+        route = (scope["method"], local_path(scope))
+        if route == ("POST", "/v1/responses"):
+            return await self.responses(connection)
+        if route == ("GET", "/v1/models"):
+            return await connection.reply(json_reply(200, models_list()))
+        if route == ("GET", "/v1/_requests"):
+            return await connection.reply(json_reply(200, list(self.requests)))
+        message = f"No simulator route for {route[0]} {route[1]}"
+        await connection.reply(error_reply(404, message, "invalid_request_error", None))
+
+    async def responses(self, connection: Connection) -> None:
+        try:
+            request = json.loads(await connection.read_body())
+            if not isinstance(request, dict):
+                raise ParamError("the request body must be a JSON object")
+            params = parse_params(request, SCENARIOS)
+        except (ValueError, ParamError) as exc:
+            error = error_reply(400, str(exc), "invalid_request_error", None)
+            return await connection.reply(error)
+        record = self.record(request, params)
+        watcher = asyncio.create_task(connection.watch())
+        try:
+            await self.serve(connection, request, params, record)
+        finally:
+            watcher.cancel()
+            record["finished_at"] = time.time()
+
+    def record(self, request: dict[str, Any], params: Params) -> dict[str, Any]:
+        record = {
+            "id": None,
+            "scenario": params.scenario,
+            "seed": params.seed,
+            "stream": bool(request.get("stream")),
+            "status": None,
+            "events_sent": 0,
+            "ended": "started",
+            "started_at": time.time(),
+            "finished_at": None,
+        }
+        self.requests.append(record)
+        return record
+
+    async def serve(self, connection: Connection, request: dict, params: Params, record: dict):
+        if await connection.wait(params.first_byte_delay):
+            record["ended"] = "client_disconnected"
+            return
+        try:
+            reply, frames = self.plan(request, params, record)
+        except ReplayError as exc:
+            reply, frames = exc.reply, ()
+        if reply is not None:
+            record.update(status=reply.status, ended=reply.ended)
+            return await connection.reply(reply)
+        record["status"] = 200
+        drop, stamp = params.scenario == "drop", bool(params.stamp)
+        record["ended"] = await stream(connection, frames, record, drop=drop, stamp=stamp)
+
+    def plan(self, request: dict, params: Params, record: dict) -> tuple[Reply | None, Iterable]:
+        """Either a whole reply or the frames to stream."""
+        fault = http_fault(params, self.flaky) or self.unknown_previous(request)
+        if fault is not None:
+            return fault, ()
+        if params.scenario == "replay":
+            blocks = replay_blocks(replay_path(params.file))
+            final = replay_final(blocks) or {}
+            record["id"] = final.get("id")
+            if not request.get("stream"):
+                return json_reply(200, final), ()
+            return None, replay_frames(blocks, params)
+        events = build_events(request, params)
+        record["id"] = events[0]["response"]["id"]
+        if params.scenario == "not-sse" or not request.get("stream"):
+            return final_reply(events), ()
+        return None, scenario_frames(events, params)
+
+    def unknown_previous(self, request: dict) -> Reply | None:
+        """Like the API: a `previous_response_id` this instance never answered is a 400."""
+        previous = request.get("previous_response_id")
+        if previous is None or any(r["id"] == previous for r in self.requests):
+            return None
+        message = f"Previous response with id '{previous}' not found."
+        return error_reply(400, message, "invalid_request_error", "previous_response_not_found")
+
+
+async def stream(
+    connection: Connection, frames: Iterable[Frame], record: dict, *, drop: bool, stamp: bool
+) -> str:
+    """Send the frames as one SSE response; returns how it ended.
+
+    Each delay counts from when the frame before it was due, not from when the loop got
+    round to it, so a busy server still sends `tps` deltas per second.
+    """
+    await connection.send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+    batch = Batch(connection, record, stamp=stamp)
+    clock = connection.now
+    due = clock()
+    for delay, frame in frames:
+        if delay > 0:
+            await batch.flush()
+            due = max(due + delay, clock())
+            if await connection.wait(due - clock()):
+                return "client_disconnected"
+        elif connection.gone:
+            return "client_disconnected"
+        await batch.add(frame)
+    await batch.flush()
+    await asyncio.sleep(0)  # a disconnect during the last message is still seen
+    if connection.gone:
+        return "client_disconnected"
+    if drop and connection.abort():
+        await asyncio.sleep(0)  # lets the server see the connection end before we return
+        return "dropped"
+    await connection.send({"type": "http.response.body", "body": b"", "more_body": False})
+    return "dropped" if drop else "completed"
+
+
+application = SimulatorApp()

@@ -1,0 +1,334 @@
+"""The one place that talks HTTP to the model provider.
+
+`stream_response` posts a Responses API request with `stream=true` and hands the events to
+a callback in batches (one batch per network chunk), each as `(raw_json, typed_event)`: the
+raw text is what the relay stores and forwards, the typed event is what it understands.
+
+Failures become `UpstreamError` with a `kind` the relay shows to users. Retries (429, 5xx,
+connection failures) happen only before the first event: after that, a retry would repeat
+output the user has already seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import json
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from streaming.protocol.events import MalformedEvent, StreamEvent, parse_event
+from streaming.protocol.sse import SSEDecoder
+from streaming.upstream.http1 import Http1Transport
+
+RawEvent = tuple[str, StreamEvent]
+OnBatch = Callable[[list[RawEvent]], Awaitable[Any] | None]
+_RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class UpstreamError(Exception):
+    """kind: connect | http | timeout | not_sse | malformed | closed"""
+
+    def __init__(self, kind: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind == "connect" or self.status in _RETRYABLE_STATUS
+
+
+@dataclass(frozen=True)
+class UpstreamConfig:
+    base_url: str
+    api_key: str
+    connect_timeout: float
+    first_event_timeout: float
+    idle_timeout: float
+    max_retries: int
+    retry_base_delay: float
+    retry_max_delay: float
+
+    @classmethod
+    def from_settings(cls) -> UpstreamConfig:
+        return cls(
+            base_url=(settings.OPENAI_BASE_URL or settings.SIMULATOR_BASE_URL).rstrip("/"),
+            api_key=settings.OPENAI_API_KEY or "sk-simulator",
+            connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT,
+            first_event_timeout=settings.UPSTREAM_FIRST_EVENT_TIMEOUT,
+            idle_timeout=settings.UPSTREAM_IDLE_TIMEOUT,
+            max_retries=settings.UPSTREAM_MAX_RETRIES,
+            retry_base_delay=settings.UPSTREAM_RETRY_BASE_DELAY,
+            retry_max_delay=settings.UPSTREAM_RETRY_MAX_DELAY,
+        )
+
+
+def make_client(config: UpstreamConfig, **kwargs: Any) -> httpx.AsyncClient:
+    """A client for one turn. Read timeouts are ours (first event, idle), not httpx's; its
+    transport is our lean HTTP/1.1 one (`streaming/upstream/http1.py`)."""
+    timeout = httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0)
+    if "transport" not in kwargs:
+        kwargs["transport"] = Http1Transport(verify=kwargs.pop("verify", _tls_context()))
+    return httpx.AsyncClient(timeout=timeout, **kwargs)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default (verifying) TLS context, made once: making it loads the CA bundle,
+    which took ~20 ms per client on this machine, on the event loop (bench/README.md)."""
+    return httpx.create_ssl_context()
+
+
+async def stream_response(
+    *, client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any], on_batch: OnBatch
+) -> None:
+    """Post `body` and hand batches of events to `on_batch` until the stream ends.
+
+    Ends after a terminal event, `data: [DONE]`, or the end of the body. `on_batch` is called
+    as each network chunk is read, from the socket's callback: no task switch per chunk
+    (`streaming/upstream/sockets.py`). It may return an awaitable, which is awaited before the next
+    chunk is read (its time is not counted by the idle timeout). Raises `UpstreamError`;
+    cancelling the calling task closes the connection at once.
+    """
+    attempt = 0
+    started = False
+
+    def first(batch: list[RawEvent]) -> Awaitable[Any] | None:
+        nonlocal started
+        started = True
+        return on_batch(batch)
+
+    while True:
+        try:
+            await _stream_once(client, config, body, on_batch if started else first)
+            return
+        except UpstreamError as exc:
+            if started or not exc.retryable or attempt >= config.max_retries:
+                raise
+            attempt += 1
+            await asyncio.sleep(_backoff(config, attempt, exc.retry_after))
+
+
+def _backoff(config: UpstreamConfig, attempt: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(retry_after, config.retry_max_delay)
+    ceiling = min(config.retry_max_delay, config.retry_base_delay * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)  # jitter, so retries do not march in step
+
+
+async def _stream_once(
+    client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any], on_batch: OnBatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    clock = time.monotonic  # asyncio's `loop.time()`, without its method call per chunk
+    headers = {"Authorization": f"Bearer {config.api_key}", "Accept": "text/event-stream"}
+    payload = {**body, "stream": True}
+    reader = _EventReader()
+    deadline = _Deadline(loop.time() + config.first_event_timeout)
+    idle, first = config.idle_timeout, config.first_event_timeout
+
+    async def consumer_time(waiting: Awaitable[Any]) -> None:
+        deadline.move(None)  # the consumer's time is not ours
+        await waiting
+        deadline.move(clock() + (idle if reader.count else first))
+
+    def deliver(chunk: bytes) -> Awaitable[Any] | None:
+        batch = reader.feed(chunk)  # the good events before an error are still delivered
+        deadline.move(clock() + (idle if reader.count else first))
+        if batch and (waiting := on_batch(batch)) is not None:
+            return consumer_time(waiting)
+        return None
+
+    def stop() -> bool:
+        return reader.finished or reader.error is not None
+
+    try:
+        async with client.stream(
+            "POST", f"{config.base_url}/responses", json=payload, headers=headers
+        ) as response:
+            await _check_response(response)
+            push = response.extensions.get("push")  # our transport's (`http1.ResponseBody`)
+            if push is not None and not response.headers.get("content-encoding"):
+                await push(deliver, stop)
+            else:  # another transport, or a body httpx must decode first
+                async for chunk in response.aiter_bytes():
+                    if (waiting := deliver(chunk)) is not None:
+                        await waiting
+                    if stop():
+                        break
+            tail = [] if stop() else reader.close()
+            if tail and (waiting := on_batch(tail)) is not None:
+                await consumer_time(waiting)
+            if reader.error:
+                raise reader.error
+            if not (reader.finished or reader.errored):
+                raise UpstreamError("closed", "the upstream closed the stream before it ended")
+    except asyncio.CancelledError:
+        if not deadline.expired_here():
+            raise
+        if reader.errored:  # the `error` event already said why the stream ended
+            return
+        phase = "the next event" if reader.count else "the first event"
+        raise UpstreamError("timeout", f"timed out waiting for {phase} from the upstream") from None
+    except httpx.TimeoutException as exc:
+        raise UpstreamError("timeout", f"upstream timeout: {exc.__class__.__name__}") from None
+    except httpx.TransportError as exc:
+        reason = exc or exc.__class__.__name__
+        if reader.count:
+            message = f"the upstream connection broke mid-stream: {reason}"
+            raise UpstreamError("closed", message) from None
+        kind = "connect" if isinstance(exc, httpx.ConnectError) else "closed"
+        raise UpstreamError(kind, f"upstream connection failed: {reason}") from None
+    finally:
+        deadline.close()
+
+
+class _Deadline:
+    """`asyncio.timeout` for one stream, with a deadline that is free to move.
+
+    The idle timeout moves with every network chunk, and `Timeout.reschedule` cancels and
+    schedules a timer each time (twice per chunk here, 7% of reading a paced stream). This
+    timer stays where it is when the deadline moves later: when it fires, it re-arms for the
+    new deadline, or cancels the task if the deadline has passed. `None` suspends it (while
+    the consumer holds a batch). Like `asyncio.timeout`, the cancel is told apart from any
+    other by the task's cancel count (`expired_here`).
+    """
+
+    def __init__(self, when: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._cancelling = self._task.cancelling() if self._task else 0
+        self._when: float | None = when
+        self._armed = when
+        self._handle: asyncio.TimerHandle | None = self._loop.call_at(when, self._fire)
+        self.expired = False
+
+    def move(self, when: float | None) -> None:
+        self._when = when
+        if when is not None and (self._handle is None or when < self._armed):
+            if self._handle is not None:
+                self._handle.cancel()
+            self._armed = when
+            self._handle = self._loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        if self._when is None or self._task is None:
+            return  # suspended: `move` arms it again
+        if self._when > self._loop.time():
+            self._armed = self._when
+            self._handle = self._loop.call_at(self._when, self._fire)
+            return
+        self.expired = True
+        self._task.cancel()
+
+    def expired_here(self) -> bool:
+        """On a CancelledError: True if it is this deadline's (which is then consumed)."""
+        self.close()
+        return self.expired and self._task is not None and self._task.uncancel() <= self._cancelling
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+class _EventReader:
+    """SSE frames to typed events; notices the end of the stream."""
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self.count = 0
+        self.finished = False
+        self.errored = False  # an `error` event came; a `response.failed` may follow it
+        self.error: UpstreamError | None = None
+
+    def feed(self, chunk: bytes) -> list[RawEvent]:
+        return self._events(self._decoder.feed_data(chunk))
+
+    def close(self) -> list[RawEvent]:
+        return self._events(self._decoder.close_data())
+
+    def _events(self, frames: list[str]) -> list[RawEvent]:
+        """`frames`: the data of each frame (the only field this reader uses)."""
+        batch: list[RawEvent] = []
+        if self.finished or self.error is not None:
+            return batch
+        append = batch.append
+        for data in frames:
+            if data == "[DONE]":
+                self.finished = True
+                break
+            try:
+                event = parse_event(data)
+            except MalformedEvent as exc:
+                self.error = UpstreamError("malformed", f"malformed stream: {exc}")
+                break
+            append((data, event))
+            if event.type in _ENDINGS:  # one look-up for the ordinary event
+                if event.type == "error":
+                    self.errored = True
+                else:
+                    self.finished = True
+                    break
+        self.count += len(batch)
+        return batch
+
+
+# The terminal events, and `error`, which ends nothing by itself: OpenAI follows it with
+# `response.failed`, which carries the error (see the corpus' error_failed file); a stream
+# that ends right after an `error` still ends cleanly.
+_ENDINGS = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+
+
+async def _check_response(response: httpx.Response) -> None:
+    if response.status_code >= 300:
+        body = await response.aread()
+        error = UpstreamError(
+            "http", _error_message(response.status_code, body), status=response.status_code
+        )
+        error.retry_after = _retry_after(response.headers.get("retry-after"))
+        raise error
+    content_type = response.headers.get("content-type", "")
+    if not content_type.startswith("text/event-stream"):
+        raise UpstreamError(
+            "not_sse", f"the upstream answered {content_type or 'no content type'}, not a stream"
+        )
+
+
+def _error_message(status: int, body: bytes) -> str:
+    """The upstream's own `error.message` when it gave one."""
+    try:
+        message = json.loads(body)["error"]["message"]
+        if isinstance(message, str) and message:
+            return f"HTTP {status}: {message}"
+    except (ValueError, KeyError, TypeError):
+        pass
+    text = body.decode("utf-8", "replace").strip()[:200]
+    return f"HTTP {status}: {text or httpx.codes.get_reason_phrase(status)}"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

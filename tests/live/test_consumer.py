@@ -1,0 +1,358 @@
+"""The browser's socket: who may open it, what it sends (replay, `relay.replay.done`, live,
+close after `relay.turn.done`), and how it fills a gap in the live batches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import channel_layers, get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+
+from streaming.eventlog.writer import envelope
+from streaming.models import Conversation, Turn, TurnEvent
+from tests.relay_harness import Relay, as_user
+from webapp.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PACED = "Hello [sim:markdown tps=100 deltas=60 seed=2]"
+QUICK = "Hello [sim:markdown tps=0 deltas=20 seed=1]"
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def fresh_layer() -> Iterator[None]:
+    """An in-memory layer bound to this test's loop, and no worker (nothing sweeps)."""
+    channel_layers.backends.pop("default", None)
+    yield
+    channel_layers.backends.pop("default", None)
+
+
+@dataclass
+class Received:
+    """Everything one connection received, frame by frame, until the server closed it."""
+
+    frames: list[Any] = field(default_factory=list)
+    close_code: int | None = None
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return [item for f in self.frames if isinstance(f, list) for item in f]
+
+    @property
+    def envelopes(self) -> list[dict[str, Any]]:
+        return [item for item in self.items if "seq" in item]
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return [f for f in self.frames if isinstance(f, dict)]
+
+    def count(self, event_type: str) -> int:
+        return sum(item["event"]["type"] == event_type for item in self.items)
+
+
+async def receive_all(communicator: WebsocketCommunicator, timeout: float = 10) -> Received:
+    received = Received()
+    while True:
+        message = await communicator.receive_output(timeout=timeout)
+        if message["type"] == "websocket.close":
+            received.close_code = message.get("code")
+            return received
+        received.frames.append(json.loads(message["text"]))
+
+
+def delta(n: int) -> str:
+    return json.dumps(
+        {
+            "type": "response.output_text.delta",
+            "sequence_number": n,
+            "output_index": 0,
+            "content_index": 0,
+            "item_id": "msg_1",
+            "delta": f"w{n} ",
+        }
+    )
+
+
+DONE = json.dumps({"type": "relay.turn.done", "status": "completed"})
+
+
+def create_turn(owner: Any, *, status: str = "streaming") -> Turn:
+    conversation = Conversation.objects.create(owner=owner)
+    return Turn.objects.create(
+        conversation=conversation,
+        input="hi",
+        model="sim-markdown",
+        status=status,
+        lease_owner="a-worker-elsewhere",
+        lease_expires_at=timezone.now() + timedelta(hours=1),
+    )
+
+
+def store(turn: Turn, seqs: range, *, done: bool = False) -> list[str]:
+    """Append events to the log as the worker would; returns their envelopes."""
+    rows = [
+        TurnEvent(turn=turn, seq=s, type="response.output_text.delta", data=delta(s)) for s in seqs
+    ]
+    if done:
+        rows[-1].type, rows[-1].data = "relay.turn.done", DONE
+        Turn.objects.filter(pk=turn.pk).update(status="completed", lease_owner="")
+    for row in rows:
+        row.received_ms = 0
+    TurnEvent.objects.bulk_create(rows)
+    Turn.objects.filter(pk=turn.pk).update(next_seq=seqs.stop)
+    return [envelope(row.seq, row.data) for row in rows]
+
+
+async def publish(turn: Turn, first: int, envelopes: list[str], *, done: bool = False) -> None:
+    await get_channel_layer().group_send(
+        turn.group_name,
+        {
+            "type": "stream.events",
+            "group": turn.group_name,
+            "first": first,
+            "envelopes": envelopes,
+            "done": done,
+        },
+    )
+
+
+async def replayed(
+    user: Any, turn: Turn, seqs: list[int], *, after: int = -1
+) -> WebsocketCommunicator:
+    """A socket on `turn` that has received its replay (`seqs`) and `relay.replay.done`."""
+    communicator, connected = await connect(as_user(user), f"/ws/turns/{turn.pk}/?after={after}")
+    assert connected
+    replay = json.loads(await communicator.receive_from(timeout=5))
+    assert [e["seq"] for e in replay] == seqs
+    marker = json.loads(await communicator.receive_from(timeout=5))
+    assert marker == [{"event": {"type": "relay.replay.done"}}]
+    return communicator
+
+
+def make_user(name: str) -> Any:
+    return get_user_model().objects.create_user(name)
+
+
+async def connect(app: Any, path: str, **kwargs: Any) -> tuple[WebsocketCommunicator, bool]:
+    communicator = WebsocketCommunicator(app, path, **kwargs)
+    connected, _ = await communicator.connect(timeout=5)
+    return communicator, connected
+
+
+async def refused_with(app: Any, path: str, **kwargs: Any) -> int | None:
+    """The close code of a socket the consumer accepts and closes at once, sending nothing:
+    a browser sees that code (a refused handshake would be 1006, which it retries)."""
+    communicator, connected = await connect(app, path, **kwargs)
+    assert connected
+    message = await communicator.receive_output(timeout=5)
+    assert message["type"] == "websocket.close", message
+    return message.get("code")
+
+
+# --- who may connect ---------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_anonymous_users_are_refused() -> None:
+    """No login, no socket."""
+    turn = await sync_to_async(create_turn)(await sync_to_async(make_user)("alice"))
+    assert await refused_with(as_user(AnonymousUser()), f"/ws/turns/{turn.pk}/") == 4403
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_another_users_turn_is_refused() -> None:
+    """Bob cannot watch Alice's turn; Alice can."""
+    alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
+    turn = await sync_to_async(create_turn)(alice, status="completed")
+    assert await refused_with(as_user(bob), f"/ws/turns/{turn.pk}/") == 4404
+    communicator, connected = await connect(as_user(alice), f"/ws/turns/{turn.pk}/")
+    assert connected
+    await communicator.disconnect()
+
+
+@pytest.mark.usefixtures("fresh_layer")
+@pytest.mark.parametrize("query", ["?after=abc", "?after=1.5", "?after=-"])
+async def test_a_bad_after_is_refused(query: str) -> None:
+    """An `after` that is not an integer closes the socket rather than guessing."""
+    alice = await sync_to_async(make_user)("alice")
+    turn = await sync_to_async(create_turn)(alice, status="completed")
+    assert await refused_with(as_user(alice), f"/ws/turns/{turn.pk}/{query}") == 4400
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_an_unknown_turn_is_refused() -> None:
+    """A turn id that matches nothing is refused like another user's."""
+    alice = await sync_to_async(make_user)("alice")
+    unknown = "/ws/turns/00000000-0000-0000-0000-000000000000/"
+    assert await refused_with(as_user(alice), unknown) == 4404
+
+
+# --- the full stack: origin check, session cookie ----------------------------------------
+
+
+def session_headers(client: Any, origin: str) -> list[tuple[bytes, bytes]]:
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    return [(b"origin", origin.encode()), (b"cookie", cookie.encode())]
+
+
+async def test_the_full_stack_accepts_a_session_from_an_allowed_origin(relay: Relay) -> None:
+    """Through `webapp.asgi.application`: the session cookie logs the socket in, and the
+    stored log is replayed."""
+    turn_id = await relay.start(QUICK)
+    await relay.wait_done(turn_id)
+    communicator, connected = await connect(
+        application,
+        f"/ws/turns/{turn_id}/",
+        headers=session_headers(relay.client, "http://localhost"),
+    )
+    assert connected
+    received = await receive_all(communicator)
+    assert received.envelopes == await relay.stored(turn_id)
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "http://localhost.evil.example"])
+async def test_the_full_stack_refuses_a_foreign_origin(relay: Relay, origin: str) -> None:
+    """A page on another site cannot open the socket with the user's cookie."""
+    turn_id = await relay.start(QUICK)
+    await relay.wait_done(turn_id)
+    _, connected = await connect(
+        application, f"/ws/turns/{turn_id}/", headers=session_headers(relay.client, origin)
+    )
+    assert not connected
+
+
+async def test_the_full_stack_refuses_a_socket_without_a_session(relay: Relay) -> None:
+    """The right origin without the session cookie is still anonymous."""
+    turn_id = await relay.start(QUICK)
+    await relay.wait_done(turn_id)
+    headers = [(b"origin", b"http://localhost")]
+    assert await refused_with(application, f"/ws/turns/{turn_id}/", headers=headers) == 4403
+
+
+# --- what the socket sends ----------------------------------------------------------------
+
+
+async def test_a_message_from_the_browser_gets_an_error_and_changes_nothing(
+    relay: Relay,
+) -> None:
+    """Text or bytes from the browser: one error frame each; the turn streams on to the
+    end, and the socket gets the same events as one that said nothing."""
+    turn_id = await relay.start(PACED)
+    chatty = (await relay.watch(turn_id)).communicator
+    quiet = (await relay.watch(turn_id)).communicator
+    await chatty.send_to(text_data='{"type": "response.cancel"}')
+    await chatty.send_to(bytes_data=b"\x00hello")
+    said, heard = await receive_all(chatty), await receive_all(quiet)
+    assert len(said.errors) == 2
+    assert all(isinstance(e["error"], str) and e["error"] for e in said.errors)
+    turn = await relay.wait_done(turn_id)
+    assert turn.status == "completed" and not turn.cancel_requested
+    stored = await relay.stored(turn_id)
+    assert said.envelopes == heard.envelopes == stored
+    assert "response.cancel" not in json.dumps(stored)
+    assert said.close_code == heard.close_code
+
+
+async def test_replay_done_comes_once_per_connection_without_a_seq(relay: Relay) -> None:
+    """Joining mid-turn and after the end, each connection gets exactly one
+    `relay.replay.done`, alone in its frame and without a seq, after the replayed events."""
+    turn_id = await relay.start(PACED)
+    live = (await relay.watch(turn_id)).communicator
+    during = await receive_all(live)
+    await relay.wait_done(turn_id)
+    after = await receive_all((await relay.watch(turn_id)).communicator)
+    stored = await relay.stored(turn_id)
+    for received in (during, after):
+        assert received.count("relay.replay.done") == 1
+        marker = next(f for f in received.frames if f[0]["event"]["type"] == "relay.replay.done")
+        assert marker == [{"event": {"type": "relay.replay.done"}}]
+        assert received.envelopes == stored
+    # After the end, the whole log is replay: the marker follows the last event.
+    assert after.frames[-1] == [{"event": {"type": "relay.replay.done"}}]
+
+
+async def test_the_server_closes_the_socket_after_the_turn_is_done(relay: Relay) -> None:
+    """`relay.turn.done` is the last envelope; nothing but the close follows it, whether it
+    came live or from the replay."""
+    turn_id = await relay.start(PACED)
+    live = await receive_all((await relay.watch(turn_id)).communicator)
+    await relay.wait_done(turn_id)
+    replayed = await receive_all((await relay.watch(turn_id)).communicator)
+    for received in (live, replayed):
+        assert received.envelopes[-1]["event"]["type"] == "relay.turn.done"
+        last_data = max(i for i, f in enumerate(received.frames) if "seq" in f[0])
+        assert received.frames[last_data + 1 :] in (
+            [],
+            [[{"event": {"type": "relay.replay.done"}}]],
+        )
+        assert received.close_code in (None, 1000)
+
+
+# --- live batches after a gap --------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_a_live_batch_after_a_gap_is_filled_from_the_database() -> None:
+    """The layer lost a batch: the next one starts past what the socket sent. The socket
+    reads the missing events from the log and sends them in order; repeats are dropped."""
+    alice = await sync_to_async(make_user)("alice")
+    turn = await sync_to_async(create_turn)(alice)
+    await sync_to_async(store)(turn, range(0, 3))
+    communicator = await replayed(alice, turn, [0, 1, 2])
+
+    envelopes = await sync_to_async(store)(turn, range(3, 8))  # 3..5 never published
+    await publish(turn, 6, envelopes[3:])
+    filled = json.loads(await communicator.receive_from(timeout=5))
+    assert filled == [json.loads(e) for e in envelopes]
+
+    await publish(turn, 0, [envelope(s, delta(s)) for s in range(3)])
+    await publish(turn, 6, envelopes[3:])
+    final = await sync_to_async(store)(turn, range(8, 9), done=True)
+    await publish(turn, 8, final, done=True)
+    received = await receive_all(communicator, timeout=5)
+    assert received.frames == [[json.loads(final[0])]]
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_a_gap_filled_up_to_the_end_closes_the_socket() -> None:
+    """When filling a gap reads `relay.turn.done`, the socket sends it and closes."""
+    alice = await sync_to_async(make_user)("alice")
+    turn = await sync_to_async(create_turn)(alice)
+    await sync_to_async(store)(turn, range(0, 2))
+    communicator = await replayed(alice, turn, [0, 1])
+
+    envelopes = await sync_to_async(store)(turn, range(2, 6), done=True)
+    await publish(turn, 5, envelopes[-1:], done=True)  # 2..4 were lost
+
+    received = await receive_all(communicator, timeout=2)
+    assert received.envelopes == [json.loads(e) for e in envelopes]
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_a_live_batch_overlapping_the_replay_is_trimmed() -> None:
+    """A batch published before the socket read the log, arriving after its replay, sends
+    only the events not yet sent."""
+    alice = await sync_to_async(make_user)("alice")
+    turn = await sync_to_async(create_turn)(alice)
+    envelopes = await sync_to_async(store)(turn, range(0, 4))
+    communicator = await replayed(alice, turn, [2, 3], after=1)
+    await publish(turn, 0, envelopes)
+    more = await sync_to_async(store)(turn, range(4, 6), done=True)
+    await publish(turn, 2, envelopes[2:] + more, done=True)
+
+    received = await receive_all(communicator, timeout=5)
+    assert received.frames == [[json.loads(e) for e in more]]
