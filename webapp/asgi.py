@@ -1,7 +1,6 @@
 """ASGI entry point: HTTP (Django, and the built-in simulator) and WebSockets (Channels)."""
 
 import os
-import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -12,14 +11,9 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from streaming.live import tcp_writes  # noqa: E402
 from streaming.live.routing import websocket_urlpatterns  # noqa: E402
 from streaming.simulator import app as simulator  # noqa: E402
 from streaming.worker.consumer import worker_application  # noqa: E402
-from webapp import collector  # noqa: E402
-from webapp.request_threads import request_thread  # noqa: E402
-
-tcp_writes.install()
 
 
 async def http(scope, receive, send):
@@ -27,8 +21,7 @@ async def http(scope, receive, send):
     if scope["path"].startswith("/simulator/"):
         await simulator.application(scope, receive, send)
     else:
-        async with request_thread():
-            await django_asgi(scope, receive, send)
+        await django_asgi(scope, receive, send)
 
 
 application = ProtocolTypeRouter(
@@ -41,12 +34,3 @@ application = ProtocolTypeRouter(
         "channel": worker_application(),
     }
 )
-
-collector.install()  # after everything above is loaded: see webapp/collector.py
-
-# The database threads (log rounds, views, socket auth) let go of the GIL around every SQLite
-# or PostgreSQL call and must win it back from the event loop, which keeps it while it relays:
-# with the loop busy, each call waited up to the switch interval (5 ms by default). At 300
-# turns the start-up burst of posts, handshakes and claims queued behind those waits
-# (bench/load.py: p50 367 -> 72-110 ms at N=300 with 1 ms).
-sys.setswitchinterval(0.001)

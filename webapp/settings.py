@@ -124,11 +124,10 @@ REDIS_PREFIX = env_str("REDIS_PREFIX", "asgi")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            # The pub-sub layer, not the core one: measured with our traffic (bench/layers.py,
-            # README "Team deployment") the core layer delayed and dropped batches and ran out
-            # of Redis connections; a wake-up reaching every worker is fine, the claim is atomic.
-            # Ours adds one pipelined publish per flush round (streaming/live/layers.py).
-            "BACKEND": "streaming.live.layers.RedisPubSubLayer",
+            # The pub-sub layer, not the core one: with our traffic (bench/layers.py, README
+            # "Team deployment") the core layer delayed and dropped batches and ran out of
+            # Redis connections; a wake-up reaching every worker is fine, the claim is atomic.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             # socket_timeout=None: with redis-py 8 idle receives otherwise die after 5 s.
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
@@ -137,7 +136,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "streaming.live.layers.InMemoryLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 # Without Redis there is one process, so the worker runs inside the server.
 RELAY_WORKER_IN_PROCESS = not REDIS_URL
 

@@ -3,6 +3,13 @@
 // (?after=lastSeq) never shows an event twice. It reconnects with backoff until
 // relay.turn.done, reconnects when the stream stalls, and checks itself again when the
 // page becomes visible or the network comes back.
+//
+// It acknowledges what it has rendered ({"ack": lastSeq}): at the latest ACK_DELAY_MS after a
+// frame, and at once when ACK_BYTES arrived since the last acknowledgement. The server keeps
+// at most a window of unacknowledged bytes in flight per socket (streaming/live/consumer.py)
+// and closes a socket whose page stopped acknowledging with 4408; the page then resumes.
+const ACK_DELAY_MS = 100;
+const ACK_BYTES = 256 * 1024;
 
 const FATAL_CLOSE = {
   4400: "The page asked for this answer in a way the server does not accept.",
@@ -36,6 +43,8 @@ export class TurnStream {
     this.lastActivity = 0;
     this.retryTimer = 0;
     this.watchdog = 0;
+    this.ackTimer = 0;
+    this.unackedBytes = 0;
     this.reconcile = this.reconcile.bind(this);
   }
 
@@ -53,6 +62,7 @@ export class TurnStream {
     window.removeEventListener("online", this.reconcile);
     clearInterval(this.watchdog);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.ackTimer);
     this.#drop(1000, "done");
   }
 
@@ -111,10 +121,30 @@ export class TurnStream {
       if (envelope.event.type === "relay.turn.done") this.done = true;
     }
     if (fresh.length) this.onEnvelopes(fresh);
+    this.#acknowledge(data.length);
     if (this.done) {
       this.onState("done");
       this.stop();
     }
+  }
+
+  /** After a frame is rendered: acknowledge it soon, or now if much is unacknowledged. */
+  #acknowledge(size) {
+    this.unackedBytes += size;
+    if (this.unackedBytes >= ACK_BYTES) {
+      this.#sendAck();
+    } else if (!this.ackTimer) {
+      this.ackTimer = setTimeout(() => this.#sendAck(), ACK_DELAY_MS);
+    }
+  }
+
+  #sendAck() {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = 0;
+    this.unackedBytes = 0;
+    const ws = this.ws;
+    if (this.done || !ws || ws.readyState !== 1 || this.lastSeq < 0) return;
+    ws.send(JSON.stringify({ ack: this.lastSeq }));
   }
 
   #closed(code) {

@@ -3,7 +3,8 @@
 A writer that gets a first pending event asks for a round within `RELAY_FLUSH_INTERVAL`; a
 writer that must flush now (its batch is full, the turn ends) asks for one at once. A round
 takes what every asking writer has pending, writes it all in one database round
-(`logstore.write_round`), then relays each turn's batch to its group. While a round runs,
+(`logstore.write_round`), then publishes every turn's batch in one message to the hubs
+(streaming/live/hub.py). While a round runs,
 the next one gathers, so under load batches grow instead of rounds queueing.
 
 Every `RELAY_LEASE_SECONDS / 3` a round also includes every open writer, pending or not: it
@@ -26,10 +27,10 @@ import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from streaming.eventlog import store as logstore
+from streaming.live.hub import hub
 
 if TYPE_CHECKING:
     from streaming.eventlog.writer import LogWriter
@@ -43,7 +44,7 @@ class Flusher:
         self.loop = loop
         self.interval = settings.RELAY_FLUSH_INTERVAL
         self.heartbeat = settings.RELAY_LEASE_SECONDS / 3
-        self.layer = get_channel_layer()
+        self.hub = hub()
         self.open: weakref.WeakSet[LogWriter] = weakref.WeakSet()
         self.asking: dict[LogWriter, None] = {}  # an ordered set
         self.due: float | None = None  # loop time of the next round for `asking`
@@ -132,28 +133,16 @@ class Flusher:
             )
         except Exception as exc:  # the thread hop itself failed: every write of it did
             results = [exc] * len(taken)
-        sends = []
+        batches = []
         for (writer, write), result in zip(taken, results, strict=True):
-            message = writer.written(write, result)
-            if message is not None:
-                sends.append((writer.group, message))
+            batch = writer.written(write, result)
+            if batch is not None:
+                batches.append(batch)
         try:
-            await group_send_all(self.layer, sends)
+            await self.hub.publish(batches)
         finally:
             for (writer, write), result in zip(taken, results, strict=True):
                 writer.relayed(write, result)
-
-
-async def group_send_all(layer: Any, sends: list[tuple[str, dict[str, Any]]]) -> None:
-    """One message per group, in one go where the layer can (`group_send_many`)."""
-    if not sends:
-        return
-    many = getattr(layer, "group_send_many", None)
-    if many is not None:
-        await many(sends)
-        return
-    for group, message in sends:
-        await layer.group_send(group, message)
 
 
 async def _checkpoint() -> None:

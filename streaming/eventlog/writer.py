@@ -1,9 +1,9 @@
 """The turn's event log: batched appends by its one writer, and reads for replay.
 
-A flush writes a batch in one database round and then sends one channel-layer message to the
-turn's group, never one per event (measured: a `group_send` per event caps the relay at ~3k
-events/s); `streaming/eventlog/flusher.py` runs the rounds for every turn of the process together.
-The message carries the envelopes already serialised, so no reader re-encodes JSON.
+A flush writes a batch in one database round and then relays it as part of the round's one
+message to the hubs, never a message per event or per turn; `streaming/eventlog/flusher.py`
+runs the rounds for every turn of the process together. A batch carries its envelopes
+already serialised, so no reader re-encodes JSON.
 """
 
 from __future__ import annotations
@@ -33,17 +33,18 @@ FRAME_CHARS = 256 * 1024
 BACKLOG_BATCHES = 4  # full batches a writer may hold before its reader waits
 
 
-def frames(envelopes: list[str], limit: int = FRAME_CHARS) -> Iterator[str]:
-    """The envelopes as frames of about `limit` characters at most, so one huge batch does
-    not become one huge WebSocket message; an envelope larger than that goes alone."""
+def frames(envelopes: list[str], limit: int = FRAME_CHARS) -> Iterator[tuple[str, int]]:
+    """The envelopes as frames of about `limit` characters at most, each with how many
+    envelopes it holds, so one huge batch does not become one huge WebSocket message; an
+    envelope larger than that goes alone."""
     start = size = 0
     for index, item in enumerate(envelopes):
         if size and size + len(item) > limit:
-            yield frame(envelopes[start:index])
+            yield frame(envelopes[start:index]), index - start
             start, size = index, 0
         size += len(item) + 1
     if start < len(envelopes):
-        yield frame(envelopes[start:])
+        yield frame(envelopes[start:]), len(envelopes) - start
 
 
 class LogWriter:
@@ -169,7 +170,7 @@ class LogWriter:
         return write
 
     def written(self, write: logstore.Write, result: Any) -> dict[str, Any] | None:
-        """After the database round: the layer message for the written events, if any."""
+        """After the database round: the batch of the written events to relay, if any."""
         if isinstance(result, logstore.LeaseLost):
             self.lost = result
             self._leave()  # `relayed` still calls on_lease_lost
@@ -187,7 +188,6 @@ class LogWriter:
         envelopes = [envelope(first + i, data) for i, (_, data, _) in enumerate(write.events)]
         done = write.events[-1][0] == "relay.turn.done"
         return {
-            "type": "stream.events",
             "group": self.group,  # the hub routes by it (streaming/live/hub.py)
             "first": first,
             "envelopes": envelopes,

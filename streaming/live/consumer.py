@@ -1,17 +1,24 @@
 """The browser's socket for one turn: replay the log after `?after=N`, then follow live.
 
-The consumer joins its turn (through the process's hub, `streaming/live/hub.py`) before it reads
-the database, so nothing committed after the read is missed; live batches it already sent
-are dropped by `seq`. If a live batch arrives past a gap (the layer dropped a message), the
-gap is read from the database: the log is committed before it is relayed, so it always has it.
+The consumer joins its turn at the process's hub (streaming/live/hub.py) before it reads the
+database, so nothing committed after the read is missed; live batches it already sent are
+dropped by `seq`. If a live batch arrives past a gap, the gap is read from the database: the
+log is committed before it is relayed, so it always has it.
+
+Flow control is the page's acknowledgements (`{"ack": <seq>}`, static/chat/stream.js): an
+ASGI server gives a consumer no backpressure, so the socket counts the bytes of the frames
+it sent that the page has not acknowledged yet. Past `RELAY_WS_MAX_BACKLOG_BYTES` it sends
+nothing more (live batches wait, or are read back from the log later) until acknowledgements
+bring it under; if they do not within `RELAY_WS_DRAIN_SECONDS`, it closes with 4408 and the
+page resumes with `?after=`. This holds under any ASGI server, behind TLS or not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,8 +28,7 @@ from django.conf import settings
 
 from streaming.eventlog.store import db
 from streaming.eventlog.writer import FRAME_CHARS, frame, frames, read_envelopes
-from streaming.live.hub import hub_for
-from streaming.live.ws_frames import daphne_protocol, frame_writer
+from streaming.live.hub import hub
 from streaming.logs import turn_logger
 from streaming.models import Turn
 from streaming.protocol.events import RelayReplayDone
@@ -30,20 +36,25 @@ from streaming.protocol.events import RelayReplayDone
 log = logging.getLogger(__name__)
 
 # Close codes (documented in the README).
-CLOSE_TOO_SLOW = 4408  # the client stopped reading; reconnect with ?after=<last seq>
+CLOSE_TOO_SLOW = 4408  # the page stopped acknowledging; reconnect with ?after=<last seq>
 CLOSE_BAD_REQUEST = 4400  # `after` is not an integer
 CLOSE_NOT_ALLOWED = 4403  # not logged in (any more)
 CLOSE_NOT_FOUND = 4404  # no such turn among the user's own
 # Not stored, so it has no seq: an envelope of the event alone.
 REPLAY_DONE = frame([f'{{"event":{RelayReplayDone().model_dump_json()}}}'])
+NOT_ACCEPTED = json.dumps({"error": 'this socket accepts only {"ack": <seq>}'})
 
 
 class TurnConsumer(AsyncWebsocketConsumer):
+    # No channel of its own: batches come from the hub, which holds the layer membership
+    # for the whole process (an alias that is not configured gives no layer).
+    channel_layer_alias = None
+
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' dispatch without its per-message `aclose_old_connections()`: a hop to
-        the one thread-sensitive thread before every message, which serialised every viewer
-        in the process (bench/load.py). This consumer touches the database only through
-        `db()`, which closes its own connections."""
+        """Channels' dispatch without its `aclose_old_connections()` per message, a hop to
+        the one thread-sensitive thread that every socket of the process would queue on for
+        each acknowledgement. This consumer touches the database only through `db()`,
+        which closes its own connections."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -54,6 +65,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
         self.busy = True  # until the replay is sent, live batches wait in `inbox`
         self.inbox: list[dict[str, Any]] = []
         self.worker: asyncio.Task[None] | None = None
+        self.window = Window(settings.RELAY_WS_MAX_BACKLOG_BYTES)
         user = self.scope.get("user")
         after = _after(self.scope.get("query_string", b""))
         turn_id = self.scope["url_route"]["kwargs"]["turn_id"]
@@ -68,14 +80,8 @@ class TurnConsumer(AsyncWebsocketConsumer):
             await self.refuse(CLOSE_NOT_FOUND)
             return
         self.turn_id, self.sent, self.done = turn.pk, after, False
-        # The server's own send, under channels' session wrapper: frames go straight to it
-        # (the wrapper saves the session only for `http.response.start`, and its checks were
-        # 5% of the server at 200 turns), and the backlog is read from it.
-        self.server_send = innermost_send(self.base_send)
-        self.write_frame = frame_writer(self.server_send)
-        self.transport = getattr(daphne_protocol(self.server_send), "transport", None)
         self.log = turn_logger(turn.pk, __name__)
-        self.hub = hub_for(self.channel_layer)
+        self.hub = hub()
         self.group = turn.group_name
         await self.hub.join(self.group, self)
         await self.accept()
@@ -101,54 +107,47 @@ class TurnConsumer(AsyncWebsocketConsumer):
         if self.worker is not None:
             self.worker.cancel()
         if self.group:
-            await self.hub.leave(self.group, self)
+            self.hub.leave(self.group, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        # The protocol needs nothing from the browser; say so rather than ignore it.
-        await self.send(text_data=json.dumps({"error": "this socket does not accept messages"}))
+        """`{"ack": <seq>}`: the page has rendered everything up to `seq`. Anything else
+        gets an error frame and changes nothing."""
+        seq = _ack(text_data)
+        if seq is None or not self.group or seq > self.sent:
+            await self.send(text_data=NOT_ACCEPTED)
+            return
+        self.window.acknowledge(seq)
 
-    async def deliver(self, message: dict[str, Any]) -> None:
+    async def deliver(self, batch: dict[str, Any]) -> None:
         """A live batch from the hub. Sent at once when it follows what was sent and the
-        client keeps up; otherwise queued for this socket's own task (a gap to read from the
-        database, a backlog to wait on), so the hub never waits for one socket."""
+        window has room; otherwise queued for this socket's own task (a gap to read from
+        the database, acknowledgements to wait for), so the hub never waits for one socket."""
         if self.done:
             return
-        if self.busy or not self._sendable(message):
-            self.inbox.append(message)
-            if not self.busy:
-                self.busy = True
-                self.worker = asyncio.ensure_future(self._work())
-            return
-        # The usual batch: it follows what was sent, and fits one frame.
-        first, envelopes = message["first"], message["envelopes"]
-        if first == self.sent + 1 and self.write_frame is not None:
+        first, envelopes = batch["first"], batch["envelopes"]
+        if not self.busy and first == self.sent + 1:
             text = frame(envelopes)
-            if len(text) <= FRAME_CHARS and self.write_frame(text):
-                self.sent = first + len(envelopes) - 1
-                if message.get("done"):
+            if len(text) <= FRAME_CHARS and self.window.fits(len(text)):
+                await self._send_frame(text, first + len(envelopes) - 1)
+                if batch["done"]:
                     self.done = True
                     await self.close()
                 return
-        await self.stream_events(message)
-
-    def _sendable(self, message: dict[str, Any]) -> bool:
-        if message["first"] > self.sent + 1:
-            return False  # a gap
-        backlog = backlog_of(self.transport)
-        return backlog is None or backlog <= settings.RELAY_WS_MAX_BACKLOG_BYTES
+        self.inbox.append(batch)
+        if not self.busy:
+            self.busy = True
+            self.worker = asyncio.ensure_future(self._work())
 
     async def _work(self) -> None:
         """Send what waits in the inbox, in order; then live batches go straight through."""
         try:
             while self.inbox and not self.done:
-                await self.stream_events(self.inbox.pop(0))
+                await self._stream(self.inbox.pop(0))
         finally:
             self.busy = False
 
-    async def stream_events(self, message: dict[str, Any]) -> None:
-        if self.done:
-            return
-        first, envelopes = message["first"], message["envelopes"]
+    async def _stream(self, batch: dict[str, Any]) -> None:
+        first, envelopes = batch["first"], batch["envelopes"]
         last = first + len(envelopes) - 1
         if last <= self.sent:
             return
@@ -159,7 +158,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
                 return
             if last <= self.sent:
                 return
-        await self._send_envelopes(envelopes[self.sent + 1 - first :], last, message.get("done"))
+        await self._send_envelopes(envelopes[self.sent + 1 - first :], last, batch["done"])
         if self.done:
             await self.close()
 
@@ -175,32 +174,78 @@ class TurnConsumer(AsyncWebsocketConsumer):
             )
 
     async def _send_envelopes(self, envelopes: list[str], last: int, done: bool) -> None:
-        for text in frames(envelopes):
-            if not await self._drained():
-                self.log.info("closing a socket: its client stopped reading")
+        seq = last - len(envelopes)
+        for text, count in frames(envelopes):
+            if not await self._room_for(len(text)):
+                self.log.info("closing a socket: its page stopped acknowledging")
                 self.done = True
                 await self.close(code=CLOSE_TOO_SLOW)
                 return
-            if self.write_frame is None or not self.write_frame(text):
-                await self.server_send({"type": "websocket.send", "text": text})
-        self.sent = last
+            seq += count
+            await self._send_frame(text, seq)
         self.done = done  # when done, the caller closes, once it has said what it needs to
 
-    async def _drained(self) -> bool:
-        """Past the backlog limit, wait for the client to catch up; False if it does not.
+    async def _send_frame(self, text: str, last: int) -> None:
+        self.window.sent(last, len(text))
+        self.sent = last
+        await self.send(text_data=text)
 
-        Waiting is safe: everything is in the log, and live batches wait in the inbox
-        meanwhile (or are read back from the database as a gap). It is also what paces
-        a replay, which would otherwise be written as fast as the database reads.
-        """
-        limit = settings.RELAY_WS_MAX_BACKLOG_BYTES
-        deadline = time.monotonic() + settings.RELAY_WS_DRAIN_SECONDS
-        while (backlog := backlog_of(self.transport)) is not None and backlog > limit:
-            if time.monotonic() > deadline:
-                self.log.info("%d bytes unread after the drain wait", backlog)
-                return False
-            await asyncio.sleep(0.01)
+    async def _room_for(self, size: int) -> bool:
+        """Wait for acknowledgements until `size` more bytes fit; False if they do not
+        come in time. Waiting is safe: everything is in the log, and live batches wait in
+        the inbox meanwhile. It is also what paces a replay to the page's reading."""
+        if self.window.fits(size):
+            return True
+        try:
+            async with asyncio.timeout(settings.RELAY_WS_DRAIN_SECONDS):
+                while not self.window.fits(size):
+                    await self.window.changed()
+        except TimeoutError:
+            self.log.info("%d bytes unacknowledged after the wait", self.window.unacked)
+            return False
         return True
+
+
+class Window:
+    """Bytes sent to a socket and not yet acknowledged, by the last seq of each frame."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.unacked = 0
+        self._frames: collections.deque[tuple[int, int]] = collections.deque()  # (last, size)
+        self._waiter: asyncio.Future[None] | None = None
+
+    def fits(self, size: int) -> bool:
+        """Room for a frame of `size`; an empty window takes any frame, however large."""
+        return self.unacked == 0 or self.unacked + size <= self.limit
+
+    def sent(self, last: int, size: int) -> None:
+        self._frames.append((last, size))
+        self.unacked += size
+
+    def acknowledge(self, seq: int) -> None:
+        frames = self._frames
+        while frames and frames[0][0] <= seq:
+            self.unacked -= frames.popleft()[1]
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def changed(self) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        await self._waiter
+
+
+def _ack(text: str | None) -> int | None:
+    if text is None or len(text) > 100:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.keys() != {"ack"}:
+        return None
+    seq = message["ack"]
+    return seq if type(seq) is int and seq >= 0 else None
 
 
 def _after(query_string: bytes) -> int | None:
@@ -215,27 +260,3 @@ def _after(query_string: bytes) -> int | None:
 
 def _visible_turn(turn_id: Any, user: Any) -> Turn | None:
     return Turn.objects.filter(pk=turn_id, conversation__owner=user).first()
-
-
-def backlog_of(transport: Any) -> int | None:
-    """Bytes written to this socket that the client has not read yet, under daphne.
-
-    daphne has no WebSocket backpressure: writes pile up in the Twisted transport. It hands
-    the app `partial(server.handle_reply, protocol)` as `send` (`innermost_send` finds it
-    under the session middleware, `ws_frames.daphne_protocol` the protocol behind it), and
-    the consumer keeps that protocol's transport. Other servers: None (no bound applied).
-    """
-    if transport is None:
-        return None
-    buffered = getattr(transport, "dataBuffer", b"")
-    return len(buffered) + int(getattr(transport, "_tempDataLen", 0))
-
-
-def innermost_send(send: Any) -> Any:
-    """The server's own `send` under channels' session wrappers (`real_send`)."""
-    for _ in range(5):
-        wrapped = getattr(getattr(send, "__self__", None), "real_send", None)
-        if wrapped is None:
-            break
-        send = wrapped
-    return send

@@ -1,110 +1,109 @@
-"""This process's viewers of live turns: one channel-layer membership per turn and process.
+"""This process's viewers of live turns, and the way a write round reaches them.
 
-Each socket consumer used to join its turn's group with its own channel, so every batch
-reached every viewer through channels' receive loop: a task, a queue and an `asyncio.wait`
-per message and viewer, a third of the embedded server's CPU at 100 turns (bench/load.py).
-Here the process has one hub channel; the hub joins a turn's group for the first local
-viewer and leaves it with the last, receives every batch once, and hands it to the turn's
-viewers (`TurnConsumer.deliver`), which send it on at once unless they are busy catching up.
-The same holds for the in-memory layer and for Redis, where it also means one subscription
-per turn and process instead of one per viewer.
+A write round (streaming/eventlog/flusher.py) publishes what it wrote as one message: a list
+of batches, one per turn. Every process's hub receives each round once and hands each batch
+to the sockets of this process that view that turn (`TurnConsumer.deliver`); a batch nobody
+here views is dropped, as it is already in the log.
 
-Batches carry their group (`"group"`), so one channel serves every turn. Where the layer
-can hand them over as they are sent (the in-memory layer's `listen`), the hub takes them
-there, in the sender's turn of the event loop; otherwise a task receives them.
+- Embedded default (the in-memory layer, so one process): the round goes from the flusher to
+  this event loop's hub directly, with no layer in between.
+- Team (a layer that crosses processes): the round is one `group_send` to `LIVE_GROUP`, which
+  every process's hub joins once; a task receives from it.
+
+One message per round, not per turn: the layer's cost is paid per message (serialising,
+a publish, a wake-up of each receiver), and a round carries every turn that had events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Any, Protocol
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 log = logging.getLogger(__name__)
 
+LIVE_GROUP = "relay.live"
 HUB_PREFIX = "relay-hub."
+ROUND = "stream.round"  # the layer message's type; its batches travel inside
 
 
 class Viewer(Protocol):
-    async def deliver(self, message: dict[str, Any]) -> None: ...
+    async def deliver(self, batch: dict[str, Any]) -> None: ...
 
 
 class Hub:
     def __init__(self, layer: Any) -> None:
         self.layer = layer
-        self.channel: str | None = None
         self.viewers: dict[str, set[Viewer]] = {}
-        self.joined: dict[str, asyncio.Future[None]] = {}
+        self.local = layer is None or isinstance(layer, InMemoryChannelLayer)
+        self._joined: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._started: asyncio.Future[None] | None = None
-        self.listening = False  # batches come through `_dispatch`, not `_receive`
 
     async def join(self, group: str, viewer: Viewer) -> None:
-        """Returns once batches for `group` reach this process."""
-        await self._start()
+        """Returns once rounds published from now on reach `viewer`."""
         self.viewers.setdefault(group, set()).add(viewer)
-        joining = self.joined.get(group)
-        if joining is None:
-            joining = self.joined[group] = asyncio.ensure_future(
-                self.layer.group_add(group, self.channel)
-            )
-        await asyncio.shield(joining)
+        if not self.local:
+            await self._listen()
 
-    async def leave(self, group: str, viewer: Viewer) -> None:
+    def leave(self, group: str, viewer: Viewer) -> None:
         viewers = self.viewers.get(group)
-        if viewers is None:
+        if viewers is not None:
+            viewers.discard(viewer)
+            if not viewers:
+                del self.viewers[group]
+
+    async def publish(self, batches: list[dict[str, Any]]) -> None:
+        """A round's batches: to this process's viewers, or to every process's hub."""
+        if not batches:
             return
-        viewers.discard(viewer)
-        if viewers:
-            return
-        del self.viewers[group]
-        joining = self.joined.pop(group, None)
-        if joining is not None:
-            await asyncio.gather(joining, return_exceptions=True)
-        await self.layer.group_discard(group, self.channel)
+        if self.local:
+            await self.dispatch(batches)
+        else:
+            await self.layer.group_send(LIVE_GROUP, {"type": ROUND, "batches": batches})
 
-    async def _start(self) -> None:
-        if self._started is None:
-            self._started = asyncio.ensure_future(self._open())
-        await asyncio.shield(self._started)
-        if not self.listening and (self._task is None or self._task.done()):
-            self._task = asyncio.ensure_future(self._receive())
+    async def dispatch(self, batches: list[dict[str, Any]]) -> None:
+        viewers = self.viewers
+        for batch in batches:
+            for viewer in list(viewers.get(batch["group"], ())):
+                try:
+                    await viewer.deliver(batch)
+                except Exception:  # one broken socket must not stop the others
+                    log.exception("delivering a batch to a viewer failed")
 
-    async def _open(self) -> None:
-        self.channel = await self.layer.new_channel(HUB_PREFIX)
-        listen = getattr(self.layer, "listen", None)
-        if listen is not None:
-            listen(self.channel, self._dispatch)
-            self.listening = True
+    async def _listen(self) -> None:
+        if self._joined is None:
+            self._joined = asyncio.ensure_future(self._join_layer())
+        await asyncio.shield(self._joined)
 
-    async def _receive(self) -> None:
-        assert self.channel is not None
-        receive_many = getattr(self.layer, "receive_many", None)
+    async def _join_layer(self) -> None:
+        channel = await self.layer.new_channel(HUB_PREFIX)
+        await self.layer.group_add(LIVE_GROUP, channel)
+        self._task = asyncio.ensure_future(self._receive(channel))
+
+    async def _receive(self, channel: str) -> None:
         while True:
             try:
-                if receive_many is not None:
-                    messages = await receive_many(self.channel)
-                else:
-                    messages = [await self.layer.receive(self.channel)]
+                message = await self.layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
             except Exception:  # e.g. Redis went away: the layer reconnects, keep asking
                 log.exception("the hub could not receive; retrying")
                 await asyncio.sleep(0.5)
                 continue
-            for message in messages:
-                await self._dispatch(message)
-
-    async def _dispatch(self, message: dict[str, Any]) -> None:
-        for viewer in list(self.viewers.get(message.get("group", ""), ())):
-            try:
-                await viewer.deliver(message)
-            except Exception:  # one broken socket must not stop the others
-                log.exception("delivering a batch to a viewer failed")
+            if message.get("type") == ROUND:
+                await self.dispatch(message["batches"])
 
 
-def hub_for(layer: Any) -> Hub:
-    """The hub of `layer` (one per layer, as each process has one layer per event loop)."""
-    hub = getattr(layer, "_relay_hub", None)
-    if hub is None:
-        hub = Hub(layer)
-        layer._relay_hub = hub
-    return hub
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def hub() -> Hub:
+    """This event loop's hub, on the default channel layer (one per loop, as the flusher)."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = Hub(get_channel_layer())
+    return found

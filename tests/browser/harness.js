@@ -54,7 +54,12 @@ class FakeSocket {
     this.url = url;
     this.readyState = 0;
     this.closedWith = null;
+    this.sent = [];
     FakeSocket.all.push(this);
+  }
+
+  send(text) {
+    this.sent.push(JSON.parse(text));
   }
 
   close(code) {

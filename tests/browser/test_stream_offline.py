@@ -103,3 +103,24 @@ def test_it_reconnects_at_once_when_the_network_returns(harness):
     harness.evaluate("window.dispatchEvent(new Event('online'))")
     harness.wait_for_function("() => streams.sockets.length === 2", timeout=2000)
     assert harness.evaluate("streams.last().url").endswith("?after=0")
+
+
+def test_it_acknowledges_what_it_rendered_soon_and_not_per_frame(harness):
+    """Frames close together get one acknowledgement of the last seq, shortly after them."""
+    start(harness)
+    for seq in range(5):
+        deliver(harness, [delta(seq)])
+    assert harness.evaluate("streams.last().sent") == []
+    harness.wait_for_function("() => streams.last().sent.length === 1")
+    assert harness.evaluate("streams.last().sent") == [{"ack": 4}]
+    deliver(harness, [delta(5), delta(6)])
+    harness.wait_for_function("() => streams.last().sent.length === 2")
+    assert harness.evaluate("streams.last().sent.at(-1)") == {"ack": 6}
+
+
+def test_it_acknowledges_at_once_when_much_arrived(harness):
+    """A large replay is acknowledged as it comes, so the server's window never waits on
+    the page's timer."""
+    start(harness)
+    deliver(harness, [delta(0, "y" * 300_000)])
+    assert harness.evaluate("streams.last().sent") == [{"ack": 0}]

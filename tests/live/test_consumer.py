@@ -3,6 +3,7 @@ close after `relay.turn.done`), and how it fills a gap in the live batches."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,13 +12,14 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from streaming.eventlog.writer import envelope
+from streaming.live.hub import hub
 from streaming.models import Conversation, Turn, TurnEvent
 from tests.relay_harness import Relay, as_user
 from webapp.asgi import application
@@ -118,16 +120,9 @@ def store(turn: Turn, seqs: range, *, done: bool = False) -> list[str]:
 
 
 async def publish(turn: Turn, first: int, envelopes: list[str], *, done: bool = False) -> None:
-    await get_channel_layer().group_send(
-        turn.group_name,
-        {
-            "type": "stream.events",
-            "group": turn.group_name,
-            "first": first,
-            "envelopes": envelopes,
-            "done": done,
-        },
-    )
+    """A write round with this one batch, as the flusher publishes it."""
+    batch = {"group": turn.group_name, "first": first, "envelopes": envelopes, "done": done}
+    await hub().publish([batch])
 
 
 async def replayed(
@@ -356,3 +351,81 @@ async def test_a_live_batch_overlapping_the_replay_is_trimmed() -> None:
 
     received = await receive_all(communicator, timeout=5)
     assert received.frames == [[json.loads(e) for e in more]]
+
+
+# --- flow control: the page's acknowledgements ---------------------------------------------
+
+
+async def _live_batches(turn: Turn, batches: int, size: int) -> list[list[str]]:
+    """Store and publish `batches` live batches of `size` events each after seq 0; the last
+    one ends the turn."""
+    published = []
+    for n in range(batches):
+        seqs = range(1 + n * size, 1 + (n + 1) * size)
+        last = n == batches - 1
+        envelopes = await sync_to_async(store)(turn, seqs, done=last)
+        await publish(turn, seqs.start, envelopes, done=last)
+        published.append(envelopes)
+    return published
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_a_page_that_stops_acknowledging_is_closed_with_4408(settings: Any) -> None:
+    """Past the window of unacknowledged bytes nothing more is sent; when no acknowledgement
+    comes within the drain time, the socket is closed with 4408 (the page resumes)."""
+    settings.RELAY_WS_MAX_BACKLOG_BYTES = 2000
+    settings.RELAY_WS_DRAIN_SECONDS = 0.3
+    alice = await sync_to_async(make_user)("alice")
+    turn = await sync_to_async(create_turn)(alice)
+    await sync_to_async(store)(turn, range(0, 1))
+    communicator = await replayed(alice, turn, [0])
+    published = await _live_batches(turn, batches=20, size=5)
+    received = await receive_all(communicator, timeout=5)
+    assert received.close_code == 4408
+    sent = sum(len(json.dumps(f)) for f in received.frames)
+    assert 0 < len(received.envelopes) < 20 * 5
+    assert sent <= 2000 + len(published[0][0]) * 5 * 2  # the window, give or take a frame
+    assert [e["seq"] for e in received.envelopes] == list(range(1, 1 + len(received.envelopes)))
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_a_page_that_reads_slowly_but_steadily_gets_everything(settings: Any) -> None:
+    """Acknowledging each frame a little late, well within the drain time: the socket
+    waits for the window each time and sends the whole turn, in order, then closes."""
+    settings.RELAY_WS_MAX_BACKLOG_BYTES = 2000
+    settings.RELAY_WS_DRAIN_SECONDS = 1.0
+    alice = await sync_to_async(make_user)("alice")
+    turn = await sync_to_async(create_turn)(alice)
+    await sync_to_async(store)(turn, range(0, 1))
+    communicator = await replayed(alice, turn, [0])
+    await communicator.send_to(text_data=json.dumps({"ack": 0}))
+    await _live_batches(turn, batches=20, size=5)
+    seqs: list[int] = []
+    close_code = None
+    while True:
+        message = await communicator.receive_output(timeout=5)
+        if message["type"] == "websocket.close":
+            close_code = message.get("code")
+            break
+        frame = json.loads(message["text"])
+        seqs += [item["seq"] for item in frame if "seq" in item]
+        await asyncio.sleep(0.05)  # a slow page
+        await communicator.send_to(text_data=json.dumps({"ack": seqs[-1]}))
+    assert seqs == list(range(1, 101))
+    assert close_code in (None, 1000)
+
+
+@pytest.mark.usefixtures("fresh_layer")
+@pytest.mark.parametrize(
+    "text", ['{"ack": -1}', '{"ack": "3"}', '{"ack": 1.5}', '{"ack": 9}', '{"ack": 0, "x": 1}']
+)
+async def test_a_bad_acknowledgement_gets_an_error_and_changes_nothing(text: str) -> None:
+    """Only `{"ack": <seq already sent>}` is accepted; anything else gets an error frame."""
+    alice = await sync_to_async(make_user)("alice")
+    turn = await sync_to_async(create_turn)(alice)
+    await sync_to_async(store)(turn, range(0, 2))
+    communicator = await replayed(alice, turn, [0, 1])
+    await communicator.send_to(text_data=text)
+    reply = json.loads(await communicator.receive_from(timeout=5))
+    assert isinstance(reply, dict) and "ack" in reply["error"]
+    await communicator.disconnect()
