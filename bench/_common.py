@@ -63,7 +63,12 @@ class WebSocketReader(asyncio.Protocol):
     A protocol rather than a stream reader: no task wake-up and no buffer copies per frame,
     which is most of a client's CPU when hundreds of sockets each get a small frame every
     20 ms (bench/load.py). Server frames are never masked; ours are (with a zero key).
+    It acknowledges what it received as the page does (static/chat/stream.js): the last seq,
+    `ACK_DELAY` after a message, or at once past `ACK_BYTES`.
     """
+
+    ACK_DELAY = 0.1
+    ACK_BYTES = 256 * 1024
 
     def __init__(self, request: bytes, on_message: Callable[[bytes], None]) -> None:
         self.request = request
@@ -73,6 +78,9 @@ class WebSocketReader(asyncio.Protocol):
         self.upgraded = False
         self.pending = b""
         self.parts: list[bytes] = []
+        self.last_seq = -1
+        self.unacked = 0
+        self.ack_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -111,18 +119,42 @@ class WebSocketReader(asyncio.Protocol):
     def frame(self, head: int, payload: bytes) -> None:
         if head == 0x81:  # a whole text message, the common case
             self.on_message(payload)
+            self.received(payload)
             return
         opcode = head & 0x0F
         if opcode in (0, 1):  # a fragment
             self.parts.append(payload)
             if head & 0x80:
-                self.on_message(b"".join(self.parts))
+                message = b"".join(self.parts)
+                self.on_message(message)
+                self.received(message)
                 self.parts = []
         elif opcode == 8:  # close: echo its code, then the server ends the connection
             self.control(0x88, payload[:2])
             self.end(int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None)
         elif opcode == 9:  # ping
             self.control(0x8A, payload)
+
+    def received(self, message: bytes) -> None:
+        """Note the message's last seq; acknowledge soon, or now if much is unacknowledged."""
+        at = message.rfind(b'{"seq":')
+        if at >= 0:
+            end = message.find(b",", at)
+            self.last_seq = int(message[at + 7 : end])
+        self.unacked += len(message)
+        if self.unacked >= self.ACK_BYTES:
+            self.ack()
+        elif self.ack_timer is None:
+            self.ack_timer = asyncio.get_running_loop().call_later(self.ACK_DELAY, self.ack)
+
+    def ack(self) -> None:
+        if self.ack_timer is not None:
+            self.ack_timer.cancel()
+            self.ack_timer = None
+        self.unacked = 0
+        if self.last_seq < 0 or self.closed.done() or self.transport is None:
+            return
+        self.control(0x81, b'{"ack":%d}' % self.last_seq)
 
     def control(self, head: int, payload: bytes) -> None:
         assert self.transport is not None and len(payload) < 126
@@ -138,6 +170,8 @@ class WebSocketReader(asyncio.Protocol):
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.ack_timer is not None:
+            self.ack_timer.cancel()
         self.end(exc)  # without a close frame: None, or what broke it
 
 

@@ -3,6 +3,8 @@ own SQLite file, the in-process worker and the built-in simulator; a logged-in H
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import subprocess
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"Listening on TCP address [\d.]+:(\d+)")
@@ -144,3 +147,13 @@ def wait_status(client: httpx.Client, turn_id: str, wanted: set[str], timeout: f
             return turn
         time.sleep(0.1)
     raise AssertionError(f"turn {turn_id} stayed {turn['status']}")
+
+
+def receive_acking(socket: Any, timeout: float) -> list[dict[str, Any]]:
+    """One frame's envelopes from a `websockets` socket, acknowledged as the page does (the
+    server stops sending to a socket whose page does not acknowledge)."""
+    envelopes = [e for e in json.loads(socket.recv(timeout=timeout)) if "seq" in e]
+    if envelopes:
+        with contextlib.suppress(ConnectionClosed):
+            socket.send(json.dumps({"ack": envelopes[-1]["seq"]}))
+    return envelopes

@@ -8,7 +8,7 @@ import time
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.served_app import ServedApp, new_turn, wait_status
+from tests.served_app import ServedApp, new_turn, receive_acking, wait_status
 
 
 def read_all(app: ServedApp, client, turn_id: str, after: int = -1) -> tuple[list[dict], int]:
@@ -19,7 +19,7 @@ def read_all(app: ServedApp, client, turn_id: str, after: int = -1) -> tuple[lis
     with connect(url, additional_headers=headers, open_timeout=10, max_size=None) as socket:
         try:
             while True:
-                envelopes += [e for e in json.loads(socket.recv(timeout=20)) if "seq" in e]
+                envelopes += receive_acking(socket, timeout=20)
         except ConnectionClosed as closed:
             return envelopes, closed.rcvd.code if closed.rcvd else 1006
 
@@ -54,7 +54,7 @@ def test_a_restart_mid_turn_ends_it_interrupted_and_keeps_what_streamed(
     with connect(url, additional_headers=app.ws_headers(client)) as socket:
         seen = []
         while sum(e["event"]["type"].endswith("text.delta") for e in seen) < 10:
-            seen += [e for e in json.loads(socket.recv(timeout=20)) if "seq" in e]
+            seen += receive_acking(socket, timeout=20)
     app.stop(kill=True)
     app.start()
     client = app.login()
@@ -69,8 +69,9 @@ def test_a_restart_mid_turn_ends_it_interrupted_and_keeps_what_streamed(
 def test_a_client_that_stops_reading_is_closed_and_resumes_from_its_last_seq(
     served_app: ServedApp,
 ) -> None:
-    """A socket whose client does not read is closed once its backlog passes the limit,
-    instead of growing the server; reconnecting after the last seq gets the rest.
+    """A socket whose client does not read (so does not acknowledge) is closed once the
+    bytes it has not acknowledged pass the limit, instead of growing the server;
+    reconnecting after the last seq gets the rest.
 
     The close frame (4408) queues behind the unread data, so a client that reads nothing at
     all may only see the connection drop (1006) when the server gives up on the handshake.
@@ -94,7 +95,7 @@ def test_a_client_that_stops_reading_is_closed_and_resumes_from_its_last_seq(
         except ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd else 1006  # no close frame reached us
     assert code in (4408, 1006)
-    assert any("stopped reading" in line for line in app.log or [])
+    assert any("stopped acknowledging" in line for line in app.log or [])
     # Resume as the page does: after the last seq, again if dropped again (a loaded machine
     # can make even a reading client too slow for this test's small limits).
     for _ in range(10):

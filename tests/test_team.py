@@ -8,7 +8,6 @@ lease time; the surviving worker's turns are untouched.
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.served_app import ServedApp, new_turn, wait_status
+from tests.served_app import ServedApp, new_turn, receive_acking, wait_status
 from tests.simulator_server import start_simulator
 from tests.team import Team, team_services
 
@@ -49,7 +48,7 @@ def watch(app: ServedApp, client: httpx.Client, turn_id: str) -> tuple[list[dict
     with connect(url, additional_headers=app.ws_headers(client), open_timeout=10) as socket:
         try:
             while True:
-                received += [e for e in json.loads(socket.recv(timeout=30)) if "seq" in e]
+                received += receive_acking(socket, timeout=30)
         except ConnectionClosed as closed:
             return received, closed.rcvd.code if closed.rcvd else 1006
 

@@ -62,6 +62,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.group: str | None = None
+        self.closed = False  # closed by this side: send nothing more
         self.busy = True  # until the replay is sent, live batches wait in `inbox`
         self.inbox: list[dict[str, Any]] = []
         self.worker: asyncio.Task[None] | None = None
@@ -85,12 +86,19 @@ class TurnConsumer(AsyncWebsocketConsumer):
         self.group = turn.group_name
         await self.hub.join(self.group, self)
         await self.accept()
+        # The replay runs as this socket's task: the consumer handles one message at a time,
+        # and the page's acknowledgements must come in while the replay waits for them.
+        self.worker = asyncio.ensure_future(self._replay(ended=not turn.is_active))
+
+    async def _replay(self, *, ended: bool) -> None:
         await self._catch_up()
+        if self.closed:
+            return
         # A final status is committed with the turn's last event: nothing more will come.
-        self.done = self.done or not turn.is_active
+        self.done = self.done or ended
         await self.send(text_data=REPLAY_DONE)
         if self.done:
-            await self.close()
+            await self._end()
             return
         await self._work()
 
@@ -101,6 +109,12 @@ class TurnConsumer(AsyncWebsocketConsumer):
         The page stops on 4400, 4403 and 4404 and says why (static/chat/stream.js)."""
         await self.accept()
         await self.close(code=code)
+
+    async def _end(self, code: int | None = None) -> None:
+        """Close once (the turn is done, or the page stopped acknowledging)."""
+        if not self.closed:
+            self.done = self.closed = True
+            await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         self.done = True
@@ -131,7 +145,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
                 await self._send_frame(text, first + len(envelopes) - 1)
                 if batch["done"]:
                     self.done = True
-                    await self.close()
+                    await self._end()
                 return
         self.inbox.append(batch)
         if not self.busy:
@@ -154,13 +168,13 @@ class TurnConsumer(AsyncWebsocketConsumer):
         if first > self.sent + 1:
             await self._catch_up()
             if self.done:  # the gap reached `relay.turn.done`: nothing more will come
-                await self.close()
+                await self._end()
                 return
             if last <= self.sent:
                 return
         await self._send_envelopes(envelopes[self.sent + 1 - first :], last, batch["done"])
         if self.done:
-            await self.close()
+            await self._end()
 
     async def _catch_up(self) -> None:
         """Send everything stored after `self.sent`, in batches."""
@@ -178,8 +192,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
         for text, count in frames(envelopes):
             if not await self._room_for(len(text)):
                 self.log.info("closing a socket: its page stopped acknowledging")
-                self.done = True
-                await self.close(code=CLOSE_TOO_SLOW)
+                await self._end(CLOSE_TOO_SLOW)
                 return
             seq += count
             await self._send_frame(text, seq)
