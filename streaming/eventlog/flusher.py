@@ -1,11 +1,14 @@
 """When turn logs are written: one clock per event loop for every LogWriter on it.
 
-A writer that gets a first pending event asks for a round within `RELAY_FLUSH_INTERVAL`; a
-writer that must flush now (its batch is full, the turn ends) asks for one at once. A round
-takes what every asking writer has pending, writes it all in one database round
-(`logstore.write_round`), then publishes every turn's batch in one message to the hubs
-(streaming/live/hub.py). While a round runs,
-the next one gathers, so under load batches grow instead of rounds queueing.
+A writer that gets a first pending event asks for a round. With the rounds idle, the round
+runs at once (the next turn of the event loop); after a round, the next one rests as long as
+that round took, at most `RELAY_FLUSH_INTERVAL`, and what arrives meanwhile joins it. So at
+light load an event is written and relayed within a fraction of a millisecond, and under
+load rounds grow with the load instead of multiplying. A writer that must flush now (its
+batch is full, the turn ends) skips the rest. A round takes what every asking writer has
+pending, writes it all in one database round (`logstore.write_round`: one transaction),
+then publishes every turn's batch in one message to the hubs (streaming/live/hub.py).
+The log is always written before anything is relayed.
 
 Every `RELAY_LEASE_SECONDS / 3` a round also includes every open writer, pending or not: it
 renews their leases, saves their `next_seq` and reads their turns' cancel flags (the fallback
@@ -13,11 +16,8 @@ for a lost cancel message), in the same statements. Other rounds only check the 
 
 About once a second, after a round, the WAL is checkpointed in a thread of its own
 (`logstore.checkpoint`, `logstore.db_checkpoints`), one checkpoint at a time, while the
-rounds go on.
-
-Measured (bench/load.py): with a timer task, a thread hop, a transaction and a layer message
-per turn and flush, 200 turns at 50 events/s saturated the embedded server near 2,500
-events/s; the fixed costs are now paid per round, not per turn.
+rounds go on. The fixed costs (a thread hop, a transaction, a layer message) are paid per
+round, not per turn or per event.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ class Flusher:
         self.hub = hub()
         self.open: weakref.WeakSet[LogWriter] = weakref.WeakSet()
         self.asking: dict[LogWriter, None] = {}  # an ordered set
-        self.due: float | None = None  # loop time of the next round for `asking`
+        self.due: float | None = None  # loop time `asking` began, None when nobody asks
+        self.urgent = False  # someone must be written now (a full batch, a turn's end)
+        self.rest_until = 0.0  # loop time before which an ordinary round waits
         self.next_heartbeat = loop.time() + self.heartbeat
         self.task: asyncio.Task[None] | None = None
         self.next_checkpoint = loop.time() + CHECKPOINT_EVERY
@@ -63,13 +65,15 @@ class Flusher:
         self.asking.pop(writer, None)
 
     def ask(self, writer: LogWriter, *, now: bool = False) -> None:
-        """A round for `writer` within the interval, or at once."""
+        """A round for `writer`: at once when the rounds are idle or `now`; after the rest
+        that follows a round otherwise (see `_rested`)."""
         self.asking[writer] = None
-        due = self.loop.time() + (0.0 if now else self.interval)
-        if self.due is None or due < self.due:
-            self.due = due
-            if self._wakeup is not None and not self._wakeup.done():
-                self._wakeup.set_result(None)
+        wake = self.due is None or (now and not self.urgent)
+        if self.due is None:
+            self.due = self.loop.time()
+        self.urgent = self.urgent or now
+        if wake and self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
         self._ensure_running()
 
     def _ensure_running(self) -> None:
@@ -91,15 +95,26 @@ class Flusher:
             heartbeat = self.loop.time() >= self.next_heartbeat
             writers = list(self.asking)
             self.asking.clear()
-            self.due = None
+            self.due, self.urgent = None, False
+            started = self.loop.time()
             if heartbeat:
-                self.next_heartbeat = self.loop.time() + self.heartbeat
+                self.next_heartbeat = started + self.heartbeat
                 writers += [w for w in list(self.open) if w not in writers]
             try:
                 await self._round(writers, heartbeat=heartbeat)
             except Exception:  # never lose the clock: each writer has been told already
                 log.exception("a flush round failed")
+            self._rested(started)
             self._checkpoint_if_due()
+
+    def _rested(self, started: float) -> None:
+        """After a round, the next ordinary one waits as long as this one took, at most the
+        interval. Idle, an event is written and relayed at once (a round takes a fraction of
+        a millisecond); under load what arrives meanwhile gathers into the next round, so
+        rounds grow with the load instead of multiplying, and the rounds' thread is busy at
+        most about half the time."""
+        ended = self.loop.time()
+        self.rest_until = ended + min(self.interval, ended - started)
 
     def _checkpoint_if_due(self) -> None:
         if self.loop.time() < self.next_checkpoint:
@@ -111,7 +126,10 @@ class Flusher:
 
     async def _sleep(self) -> None:
         while True:
-            due = self.next_heartbeat if self.due is None else min(self.due, self.next_heartbeat)
+            due = self.next_heartbeat
+            if self.due is not None:
+                start = self.due if self.urgent else max(self.due, self.rest_until)
+                due = min(start, due)
             delay = due - self.loop.time()
             if delay <= 0 or not (self.open or self.asking):
                 return

@@ -194,10 +194,10 @@ class Read:
 async def test_a_read_fills_the_batch_then_the_reader_waits_only_when_rounds_fall_behind(
     settings, monkeypatch
 ) -> None:
-    """Under a full batch the interval decides; a full batch is written at once while the
+    """The rounds idle, a read is written at once; a full batch is written at once while the
     reader goes on; only with `BACKLOG_BATCHES` batches pending must the reader wait, and
     what it waits for has everything written. Events of one read share one receive time."""
-    settings.RELAY_FLUSH_INTERVAL = 30.0  # no round comes by the clock within the test
+    settings.RELAY_FLUSH_INTERVAL = 30.0
     settings.RELAY_FLUSH_MAX_EVENTS = 4
     turn = await sync_to_async(make_turn)()
     writer = LogWriter(turn, owner="worker-a")
@@ -206,12 +206,12 @@ async def test_a_read_fills_the_batch_then_the_reader_waits_only_when_rounds_fal
     writer.add_read([("{}", Read())] * 3)
     assert writer.make_room() is None
     await asyncio.sleep(0.3)
-    assert await stored() == 0  # not full: it waits for the interval
+    assert await stored() == 3  # not full, but nothing else was being written
 
-    writer.add_read([("{}", Read())] * 2)
+    writer.add_read([("{}", Read())] * 4)
     assert writer.make_room() is None  # full: a round at once, and no waiting
     await asyncio.sleep(0.5)
-    assert await stored() == 5
+    assert await stored() == 7
 
     gate = asyncio.Event()  # rounds fall behind: the next one waits for the gate
     real = logstore.write_round
@@ -226,7 +226,7 @@ async def test_a_read_fills_the_batch_then_the_reader_waits_only_when_rounds_fal
     assert waiting is not None  # four full batches pending: the reader waits
     gate.set()
     await asyncio.wait_for(waiting, 5)
-    assert await stored() == 5 + 4 + 4 * eventlog.BACKLOG_BATCHES
+    assert await stored() == 7 + 4 + 4 * eventlog.BACKLOG_BATCHES
     times = await sync_to_async(
         lambda: set(
             TurnEvent.objects.filter(turn=turn, seq__lt=3).values_list("received_ms", flat=True)
@@ -234,6 +234,39 @@ async def test_a_read_fills_the_batch_then_the_reader_waits_only_when_rounds_fal
     )()
     assert len(times) == 1
     writer.close()
+
+
+async def test_what_arrives_during_a_round_rests_as_long_as_it_took_then_goes_in_one(
+    settings, monkeypatch
+) -> None:
+    """Idle, a round starts at once. Events that arrive while a round is being written
+    wait until it ends and then as long again (at most the interval), and go in one round:
+    under load rounds grow instead of multiplying."""
+    settings.RELAY_FLUSH_INTERVAL = 30.0  # the cap is not what decides here
+    turns = [await sync_to_async(make_turn)() for _ in range(3)]
+    writers = [LogWriter(turn, owner="worker-a") for turn in turns]
+    rounds: list[int] = []
+    real = logstore.write_round
+
+    def slow_first(writes: list[Any]) -> Any:
+        rounds.append(len(writes))
+        if len(rounds) == 1:
+            time.sleep(0.4)
+        return real(writes)
+
+    monkeypatch.setattr(logstore, "write_round", slow_first)
+    count = sync_to_async(lambda t: TurnEvent.objects.filter(turn=t).count())
+    writers[0].add("t", "{}")
+    await asyncio.sleep(0.1)
+    assert rounds == [1]  # idle: at once
+    writers[1].add("t", "{}")
+    writers[2].add("t", "{}")
+    await asyncio.sleep(0.5)  # the first round ended at about 0.4 s; the rest lasts to 0.8
+    assert rounds == [1] and await count(turns[1]) == 0
+    await asyncio.sleep(0.6)
+    assert rounds == [1, 2] and await count(turns[1]) == await count(turns[2]) == 1
+    for writer in writers:
+        writer.close()
 
 
 async def test_heartbeat_rounds_renew_idle_leases_and_pass_on_a_cancel_flag(settings) -> None:
