@@ -22,28 +22,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
+LOCKS = ROOT / "requirements"  # generated from pyproject.toml: README, "Dependencies"
 
 
 def sh(*args: str | Path, **kwargs: object) -> None:
     subprocess.run([str(a) for a in args], check=True, cwd=ROOT, **kwargs)  # type: ignore[call-overload]
 
 
-def ensure_venv(requirements: str) -> None:
-    """Create .venv and install `requirements` when they changed since the last install."""
+def ensure_venv(lock: str) -> None:
+    """Create .venv, then install requirements/`lock` and the project (editable) when either
+    changed since the last install. Plain pip, hash-checked, so CI and a deploy run the same
+    files; `pip install` removes nothing, so after `run` the test lock's packages stay."""
     if sys.version_info < (3, 11):  # noqa: UP036 (dev.py runs on whatever python3 is)
         sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]})")
     if not PYTHON.exists():
         print("Creating .venv …", flush=True)
         sh(sys.executable, "-m", "venv", VENV)
         sh(PYTHON, "-m", "pip", "install", "-q", "--upgrade", "pip")
-    wanted = hashlib.sha256(
-        b"".join((ROOT / name).read_bytes() for name in ("requirements.txt", requirements))
-    ).hexdigest()
-    stamp = VENV / f".installed-{requirements}"
+    wanted = install_stamp(lock)
+    stamp = VENV / f".installed-{lock}"
     if not stamp.exists() or stamp.read_text() != wanted:
-        print(f"Installing {requirements} …", flush=True)
-        sh(PYTHON, "-m", "pip", "install", "-q", "-r", requirements)
+        print(f"Installing requirements/{lock} …", flush=True)
+        sh(PYTHON, "-m", "pip", "install", "-q", "--require-hashes", "-r", LOCKS / lock)
+        sh(PYTHON, "-m", "pip", "install", "-q", "--no-deps", "-e", ROOT)
         stamp.write_text(wanted)
+
+
+def install_stamp(lock: str) -> str:
+    """What an install of `lock` was made from: the lock's and pyproject.toml's bytes."""
+    digest = hashlib.sha256()
+    for path in (LOCKS / lock, ROOT / "pyproject.toml"):
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def manage(*args: str, env: dict[str, str] | None = None) -> None:
@@ -78,7 +88,7 @@ def ensure_first_login() -> None:
 
 
 def run(args: list[str]) -> None:
-    ensure_venv("requirements.txt")
+    ensure_venv("lock.txt")
     manage("migrate", "--noinput", "-v0")
     ensure_first_login()
     os.execv(PYTHON, [str(PYTHON), "manage.py", "serve", *args])
@@ -126,7 +136,7 @@ def ensure_services() -> None:
 
 
 def test(args: list[str]) -> None:
-    ensure_venv("requirements-test.txt")
+    ensure_venv("lock-test.txt")
     ensure_chromium()
     ensure_services()
     sh(PYTHON, "-m", "ruff", "check", ".")

@@ -35,3 +35,37 @@ def test_the_first_login_is_made_once_and_a_second_start_goes_on(tmp_path, monke
     assert "First login created" in capsys.readouterr().out
     dev.ensure_first_login()  # raised CalledProcessError before
     assert "First login created" not in capsys.readouterr().out
+
+
+def test_it_installs_from_the_lock_again_only_when_the_lock_or_pyproject_changed(tmp_path):
+    """The stamp was the text of requirements*.txt, unpinned ranges: a new release reached CI
+    without any file changing. Now what is installed is the lock's files, and the stamp is
+    the lock's and pyproject's hash."""
+    dev = load_dev()
+    (tmp_path / "requirements").mkdir()
+    lock = tmp_path / "requirements" / "lock-test.txt"
+    lock.write_text("a==1 --hash=sha256:00\n")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[project]\n")
+    dev.ROOT, dev.LOCKS, dev.VENV = tmp_path, tmp_path / "requirements", tmp_path / "venv"
+    dev.VENV.mkdir()
+    dev.PYTHON = Path(sys.executable)  # exists: no venv is made
+    calls: list[tuple[str, ...]] = []
+    dev.sh = lambda *args, **kwargs: calls.append(tuple(str(a) for a in args))
+
+    def installs() -> list[tuple[str, ...]]:
+        calls.clear()
+        dev.ensure_venv("lock-test.txt")
+        return [c[3:] for c in calls]
+
+    expected = [
+        ("install", "-q", "--require-hashes", "-r", str(lock)),
+        ("install", "-q", "--no-deps", "-e", str(tmp_path)),
+    ]
+    assert installs() == expected
+    assert installs() == []
+    pyproject.write_text("[project]\nname = 'x'\n")
+    assert installs() == expected
+    lock.write_text("a==2 --hash=sha256:11\n")
+    assert installs() == expected
+    assert installs() == []
