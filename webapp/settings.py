@@ -178,9 +178,8 @@ UPSTREAM_RETRY_MAX_DELAY = env_number("UPSTREAM_RETRY_MAX_DELAY", 8.0)
 SIMULATOR_BASE_URL = env_str("SIMULATOR_BASE_URL", "http://127.0.0.1:8000/simulator/v1")
 
 # --- The relay ---
-# 8 ms: at 300-400 streaming turns the median latency halved against 16 ms (17 -> 9-13 ms
-# embedded, 28-42 -> 19-24 ms on PostgreSQL and Redis) for the same CPU; 4 ms gained nothing
-# more (bench/README.md, seventh round).
+# The longest rest between two write rounds under load (eventlog/flusher.py): a longer one
+# makes rounds larger and fewer, a shorter one relays sooner; bench/README.md has the figures.
 RELAY_FLUSH_INTERVAL = env_number("RELAY_FLUSH_INTERVAL", 0.008)
 RELAY_FLUSH_MAX_EVENTS = env_int("RELAY_FLUSH_MAX_EVENTS", 512, minimum=1)
 RELAY_LEASE_SECONDS = env_number("RELAY_LEASE_SECONDS", 30.0, minimum=1)

@@ -8,9 +8,9 @@ round), and one multi-row `INSERT` of every turn's new events. A heartbeat round
 turn's `next_seq` in one `UPDATE` (its `WHERE lease_owner = …` is then the lease check), and
 reads the cancel flags. So between heartbeats, and until the turn's final write, a streaming
 turn's `next_seq` may lag its log; whoever takes a turn over counts its log instead.
-Measured (bench/load.py): a hop, a transaction and two statements per turn and flush made the
-database thread a third of the server's CPU at 200 turns; the `UPDATE` in every round, with
-its `CASE` over every turn, was 3 of a round's 10 ms of CPU at 300 turns.
+A hop, a transaction and two statements per turn and flush made the database thread a large
+share of the server's CPU under load, and an `UPDATE` in every round, with its `CASE` over
+every turn, a large share of each round: hence one round for all turns, and the heartbeat.
 `streaming/eventlog/flusher.py` decides when rounds run.
 """
 
@@ -72,15 +72,14 @@ async def db_rounds(fn: Callable[..., T], *args: Any) -> T:
     One thread means one database connection, whose page cache stays warm from one round to
     the next: in WAL mode SQLite drops a connection's cache when another connection wrote,
     and rounds spread over the executor's threads re-read the index pages they touch on
-    every round (`strace -c`: ~5,000 `pread64` a second at 300 turns)."""
+    every round."""
     return await _off_the_loop(_thread("log-rounds"), fn, *args)
 
 
 async def db_checkpoints(fn: Callable[..., T], *args: Any) -> T:
     """`db`, in a thread of its own for WAL checkpoints. A passive checkpoint blocks no
-    writer, but run in the rounds' thread each one held up the round after it: 80-110 ms
-    to copy ~7,000 WAL frames at 100 turns, once a second, and a p99 of ~125 ms against
-    30-50 ms between them (bench/load.py, 2026-11-30)."""
+    writer, but run in the rounds' thread each one held up the round after it for as long
+    as copying the WAL's frames took, and every event relayed meanwhile was late by that."""
     return await _off_the_loop(_thread("log-checkpoints"), fn, *args)
 
 
@@ -148,8 +147,8 @@ def checkpoint() -> None:
     readers or blocking writers (a passive checkpoint). Elsewhere nothing.
 
     Left to the commits (SQLite's default, every 1,000 WAL pages), a round that crossed the
-    mark paid for copying and syncing every page written since; at 300 turns that was one
-    round in three, a quarter of a round's time (bench/load.py). A checkpoint a second,
+    mark paid for copying and syncing every page written since, often under load. A
+    checkpoint a second,
     beside the rounds, copies each page once however many rounds rewrote it."""
     if connection.vendor != "sqlite":
         return
@@ -191,8 +190,8 @@ def _write_together(writes: list[Write]) -> list[bool | Exception]:
 def db_pk(turn_id: Any) -> Any:
     """The turn's id as the database takes it (also for the log's foreign key). A writer
     converts it once per turn: the UUID field's conversion, and the look-up of the
-    connection it needs, per turn and round were a third of the database thread's time at
-    300 turns (bench/load.py)."""
+    connection it needs, per turn and round, were a large share of the database thread's
+    time under load."""
     return Turn._meta.pk.get_db_prep_save(turn_id, _converting())  # type: ignore[union-attr]
 
 
@@ -294,8 +293,8 @@ def _update_held(items: list[tuple[int, Write, dict[str, Any]]]) -> set[int]:
     """`update_held_turn` for writes that set the same fields (the turns starting in a round
     note their first event, those ending store their result): the turns still held are read
     (`_still_held`, which locks them on PostgreSQL), then one statement is run for all of them,
-    with psycopg in one round trip instead of one per turn (with 300 turns ending at once, the
-    deltas still streaming stalled ~300 ms on PostgreSQL, bench/load.py). The indexes of the
+    with psycopg in one round trip instead of one per turn (with many turns ending at once,
+    the deltas still streaming stalled behind one round trip each). The indexes of the
     writes whose turn is held."""
     if len(items) == 1:
         index, write, values = items[0]
@@ -425,9 +424,8 @@ def _insert_sqlite(head: str, width: int, values: list[Any]) -> None:
 def _copy_postgresql(sql: str, turns: Iterable[tuple[Any, int, list[Event]]]) -> None:
     """The rows through `COPY … FROM STDIN` on psycopg's cursor: no statement of 1,500
     parameters for the server to parse and plan each round, nor for psycopg to adapt one by
-    one. A round of 300 one-event turns: 1.4 ms against 4.5-5.5 ms for the multi-row INSERT
-    (bench/README.md, seventh round). A duplicate seq fails the COPY as it failed the
-    INSERT, and psycopg's errors become Django's."""
+    one (several times faster for a round of many one-event turns). A duplicate seq fails
+    the COPY as it failed the INSERT, and psycopg's errors become Django's."""
     rows = [
         (pk, seq, kind, data, received)
         for pk, first, events in turns

@@ -105,8 +105,7 @@ class LogWriter:
         """After adding a network read's events: a full batch asks for a round at once, and
         the caller goes on reading while it is written; something to wait on (`flush`) comes
         back only once `BACKLOG_BATCHES` batches are pending, the rounds having fallen behind.
-        Waiting on every full batch left the reader idle while each was written: a fifth of
-        the time of a turn streamed at full speed (bench/relay.py)."""
+        Waiting on every full batch left the reader idle while each was written."""
         pending = len(self._pending)
         if pending < self.max_events:
             return None
