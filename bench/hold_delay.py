@@ -43,12 +43,11 @@ from django.core.management import call_command  # noqa: E402
 
 from streaming.eventlog.store import db  # noqa: E402
 from streaming.models import Turn, TurnEvent  # noqa: E402
-from streaming.moderation.moderators import (  # noqa: E402
-    DEFAULT_RULES,
-    RuleModerator,
-    holdback,
-)
+from streaming.moderation import holdback  # noqa: E402
+from streaming.moderation.moderators import DEFAULT_RULES, RuleModerator  # noqa: E402
+from streaming.protocol.statuses import TURN_ACTIVE  # noqa: E402
 from streaming.services import turns as services  # noqa: E402
+from streaming.services.conversations import conversation_create  # noqa: E402
 from streaming.worker.consumer import RelayWorker, worker_application  # noqa: E402
 
 PROMPT = "Bench [sim:markdown tps={tps} deltas=120 seed={seed}]"
@@ -65,7 +64,7 @@ class SlowRules(RuleModerator):
 
 
 def _start(user: Any, text: str) -> str:
-    conversation = services.conversation_create(owner=user)
+    conversation = conversation_create(owner=user)
     return str(services.turn_start(conversation=conversation, text=text, model="sim-markdown").pk)
 
 
@@ -95,7 +94,7 @@ async def _turn(user: Any, text: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         status = await db(lambda: Turn.objects.get(pk=turn_id).status)
-        if status not in Turn.ACTIVE:
+        if status not in TURN_ACTIVE:
             return await db(_measure, turn_id)
         await asyncio.sleep(0.02)
     raise RuntimeError(f"turn {turn_id} did not finish")

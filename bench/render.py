@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser.chromium import CHROMIUM, launch  # noqa: E402
+from tests.browser.constants import with_constants  # noqa: E402
 
 ORIGIN = "http://bench.test"
 WORDS = [
@@ -144,9 +145,10 @@ def serve(route) -> None:
     kind = (
         "text/javascript" if file.suffix in (".js", ".mjs") else mimetypes.guess_type(file.name)[0]
     )
-    route.fulfill(
-        status=200, body=file.read_bytes(), content_type=kind or "application/octet-stream"
-    )
+    body = file.read_bytes()
+    if file.suffix == ".html":
+        body = with_constants(body.decode()).encode()
+    route.fulfill(status=200, body=body, content_type=kind or "application/octet-stream")
 
 
 def cdp_metrics(cdp) -> dict[str, float]:

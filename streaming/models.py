@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from streaming.protocol.statuses import TURN_ACTIVE
+
 
 class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -34,6 +36,8 @@ class ModerationStatus(models.TextChoices):
 class Turn(models.Model):
     """One user message and everything streamed back for it. The row is also the job."""
 
+    # The members of `streaming.protocol.statuses` (TURN_ACTIVE + TURN_FINAL), spelled out
+    # for Django's migrations; tests/protocol/test_statuses.py checks that they agree.
     class Status(models.TextChoices):
         QUEUED = "queued"
         STREAMING = "streaming"
@@ -42,8 +46,6 @@ class Turn(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
         INTERRUPTED = "interrupted"
-
-    ACTIVE = (Status.QUEUED, Status.STREAMING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
@@ -82,7 +84,7 @@ class Turn(models.Model):
             # A conversation streams one turn at a time; the database enforces it (→ 409).
             models.UniqueConstraint(
                 fields=["conversation"],
-                condition=Q(status__in=["queued", "streaming"]),
+                condition=Q(status__in=list(TURN_ACTIVE)),
                 name="one_active_turn_per_conversation",
             )
         ]
@@ -97,7 +99,7 @@ class Turn(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in self.ACTIVE
+        return self.status in TURN_ACTIVE
 
     @property
     def timings(self) -> dict[str, Any]:

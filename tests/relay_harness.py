@@ -21,10 +21,9 @@ from django.test import AsyncClient
 
 from streaming.live.routing import websocket_urlpatterns
 from streaming.models import Turn, TurnEvent
+from streaming.protocol.statuses import TURN_FINAL
 from streaming.services.turns import WORKER_CHANNEL
 from streaming.worker.consumer import RelayWorker, worker_application
-
-FINAL = {"completed", "incomplete", "failed", "cancelled", "interrupted"}
 
 
 def as_user(user: Any) -> Any:
@@ -102,7 +101,7 @@ class Relay:
         return response.json()["id"]
 
     async def wait_done(self, turn_id: str, timeout: float = 20) -> Turn:
-        return await wait_turn(turn_id, lambda turn: turn.status in FINAL, timeout, "finish")
+        return await wait_turn(turn_id, lambda turn: turn.status in TURN_FINAL, timeout, "finish")
 
     async def stored(self, turn_id: str) -> list[dict[str, Any]]:
         rows = [

@@ -1,14 +1,14 @@
 // Folds a turn's events into its state, mirroring the server's accumulator: output items
 // keyed by upstream request and output_index, plus the turn's status, usage and errors.
 // Pure: no DOM. apply() returns the key of the item it touched, or TURN for turn-level news.
+import { TURN_FINAL } from "./constants.js";
 import { applyItemEvent, itemTypeOfEvent, normalizeItem, textOf } from "./items.js";
 
 export const TURN = "turn";
-const TERMINAL = new Set(["completed", "incomplete", "failed", "cancelled", "interrupted"]);
 const IGNORED = new Set(["keepalive", "relay.replay.done"]);
 
 export function isTerminal(status) {
-  return TERMINAL.has(status);
+  return TURN_FINAL.has(status);
 }
 
 export class TurnState {
@@ -96,7 +96,7 @@ export class TurnState {
   #liveStatus(status) {
     if (status === "queued") return "queued";
     // A relayed turn may go on with another request after a response ends; a raw stream ends.
-    return !this.relayRequests && TERMINAL.has(status) ? status : "streaming";
+    return !this.relayRequests && TURN_FINAL.has(status) ? status : "streaming";
   }
 
   #applyToItem(event) {

@@ -1,7 +1,10 @@
 // The shape of one output item on the client: the upstream item, with streamed texts held
 // as chunk lists (so views can take only what is new) and a revision counter.
 
-const STATUS_EVENT = /^response\.[a-z_]+\.(in_progress|searching|interpreting|generating|completed|failed|incomplete)$/;
+import { ITEM_PHASES } from "./constants.js";
+
+// `response.<item>.<phase>`: the item moved to the status `phase`, when ITEM_PHASES has it.
+const PHASE_EVENT = /^response\.[a-z_]+\.([a-z_]+)$/;
 const ITEM_TYPE_BY_EVENT_PREFIX = [
   ["response.output_text.", "message"],
   ["response.refusal.", "message"],
@@ -153,7 +156,8 @@ export function applyItemEvent(item, event) {
     handler(item, event);
     return true;
   }
-  const status = STATUS_EVENT.exec(event.type);
-  if (status) item.status = status[1];
-  return Boolean(status);
+  const phase = PHASE_EVENT.exec(event.type)?.[1];
+  if (!ITEM_PHASES.has(phase)) return false;
+  item.status = phase;
+  return true;
 }

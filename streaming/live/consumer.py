@@ -26,11 +26,11 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from streaming import selectors
 from streaming.eventlog.store import db
 from streaming.eventlog.writer import FRAME_CHARS, frame, frames, read_envelopes
 from streaming.live.hub import hub
 from streaming.logs import turn_logger
-from streaming.models import Turn
 from streaming.protocol.events import RelayReplayDone
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class TurnConsumer(AsyncWebsocketConsumer):
         if after is None:
             await self.refuse(CLOSE_BAD_REQUEST)
             return
-        turn = await db(_visible_turn, turn_id, user)
+        turn = await db(selectors.turn_find, turn_id=turn_id, user=user)
         if turn is None:  # another user's turn looks the same as one that never was
             await self.refuse(CLOSE_NOT_FOUND)
             return
@@ -269,7 +269,3 @@ def _after(query_string: bytes) -> int | None:
         return max(-1, int(values[0]))
     except ValueError:
         return None
-
-
-def _visible_turn(turn_id: Any, user: Any) -> Turn | None:
-    return Turn.objects.filter(pk=turn_id, conversation__owner=user).first()

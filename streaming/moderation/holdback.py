@@ -31,6 +31,7 @@ from streaming.moderation.moderators import (
 )
 from streaming.protocol.accumulator import Accumulator
 from streaming.protocol.events import RelayError, StreamEvent
+from streaming.protocol.statuses import TERMINAL_EVENT_TYPES
 from streaming.upstream.client import RawEvent
 
 # Streamed text the chat page shows as prose.
@@ -42,7 +43,6 @@ TEXT_DELTAS = frozenset(
         "response.reasoning_text.delta",
     }
 )
-CLOSERS = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
 SENTENCE_END = re.compile(r"[.!?…][\"')\]*_]*(?:\s|$)|\n")
 
 
@@ -82,7 +82,7 @@ class HoldGate:
             self.held.append((raw, event, arrived))
             if event.type in TEXT_DELTAS:
                 self.text += getattr(event, "delta", "") or ""
-            closing = closing or event.type in CLOSERS
+            closing = closing or event.type in TERMINAL_EVENT_TYPES
         if closing or self._at_checkpoint():
             await self._checkpoint(acc)
         elif not self.text:

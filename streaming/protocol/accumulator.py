@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 from streaming.protocol import events as ev
+from streaming.protocol.statuses import ITEM_PHASES, TERMINAL_EVENT_TYPES
 
 # Where a streamed string lives inside an output item: (container, index, field).
 # container None means the item itself, else item[container][index].
@@ -31,7 +32,7 @@ _DONE_TARGETS: dict[str, tuple[Path, str]] = {
     "response.code_interpreter_call_code.done": ((None, 0, "code"), "code"),
 }
 _OPAQUE = frozenset({"encrypted_content", "fingerprint"})
-_STATUS_WORDS = {"in_progress", "searching", "interpreting", "generating", "completed", "failed"}
+_PHASES = frozenset(ITEM_PHASES)
 
 
 class Accumulator:
@@ -144,7 +145,7 @@ class Accumulator:
         response = event.response.model_dump(exclude={"output"})
         self.response = response
         self.status = response.get("status") or self.status
-        if event.type in ev.TERMINAL_TYPES:
+        if event.type in TERMINAL_EVENT_TYPES:
             self._terminal(event)
 
     def _terminal(self, event: ev._Lifecycle) -> None:
@@ -230,7 +231,7 @@ class Accumulator:
     def _status(self, event: ev.ToolCallStatus) -> None:
         item = self._target(event.output_index, (None, 0, ""), create=True, kind=event.type)
         phase = event.type.rsplit(".", 1)[1]
-        if item is not None and phase in _STATUS_WORDS:
+        if item is not None and phase in _PHASES:
             item["status"] = phase
 
     def _partial_image(self, event: ev.ImageGenerationPartialImage) -> None:

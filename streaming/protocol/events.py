@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from streaming.protocol.statuses import FinalStatus
+
 
 class MalformedEvent(ValueError):
     """The data of a frame is not a JSON object with a string `type`."""
@@ -376,10 +378,6 @@ class UnknownEvent(StreamEvent):
     reason: str
 
 
-TERMINAL_TYPES = frozenset(
-    {"response.completed", "response.incomplete", "response.failed", "error"}
-)
-
 _known: TypeAdapter[StreamEvent] = TypeAdapter(KnownEvent)
 # The compiled validator itself: `TypeAdapter.validate_json`'s Python wrapper was an eighth
 # of the cost of validating a small event.
@@ -461,7 +459,7 @@ class RelayError(RelayEvent):
 
 class RelayTurnDone(RelayEvent):
     type: Literal["relay.turn.done"] = "relay.turn.done"
-    status: Literal["completed", "incomplete", "failed", "cancelled", "interrupted"]
+    status: FinalStatus
     error: str | None = None
     usage: dict[str, Any] | None = None
     timings: dict[str, Any] | None = None

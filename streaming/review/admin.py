@@ -15,10 +15,13 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from streaming import selectors
 from streaming.models import Conversation, TranscriptView, Turn
-from streaming.review import audit, export
+from streaming.protocol.statuses import page_constants
+from streaming.review import export
 from streaming.review import views as admin_views
 from streaming.review.base import ReadOnlyAdmin, UsedToolsFilter, flag_badge, format_ms
+from streaming.services import audit
 
 
 class TurnInline(admin.TabularInline):
@@ -168,7 +171,9 @@ class TurnAdmin(ReadOnlyAdmin):
         response = super().change_view(request, object_id, form_url, extra_context)
         turn = self.get_object(request, object_id)
         if request.method == "GET" and response.status_code == 200 and turn is not None:
-            audit.transcript_viewed(user=request.user, turn=turn, kind=TranscriptView.Kind.PAGE)
+            audit.transcript_view_record(
+                user=request.user, turn=turn, kind=TranscriptView.Kind.PAGE
+            )
         return response
 
     def render_change_form(
@@ -178,6 +183,7 @@ class TurnAdmin(ReadOnlyAdmin):
         if turn is not None:
             context["log_url"] = reverse("admin:streaming_turn_log", args=[turn.pk])
             context["replay_url"] = reverse("admin:streaming_turn_replay", args=[turn.pk])
+            context["relay_constants"] = page_constants()
         return super().render_change_form(request, context, **kwargs)
 
     # --- columns ---------------------------------------------------------------------------
@@ -224,7 +230,7 @@ class TurnAdmin(ReadOnlyAdmin):
 
     @admin.display(description="opened by")
     def opened_by(self, turn: Turn) -> str:
-        views = audit.transcript_views(turn=turn)
+        views = selectors.transcript_views(turn=turn)
         if not views:
             return "—"
         return format_html_join(

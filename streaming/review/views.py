@@ -15,7 +15,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from streaming.models import TranscriptView, Turn
-from streaming.review import audit, export
+from streaming.protocol.statuses import page_constants
+from streaming.review import export
+from streaming.services import audit
 
 
 def viewable_turn(model_admin: admin.ModelAdmin, request: HttpRequest, turn_id: Any) -> Turn:
@@ -36,7 +38,7 @@ def turn_log(model_admin: admin.ModelAdmin, request: HttpRequest, turn_id: Any) 
 
 def turn_replay(model_admin: admin.ModelAdmin, request: HttpRequest, turn_id: Any) -> HttpResponse:
     turn = viewable_turn(model_admin, request, turn_id)
-    audit.transcript_viewed(user=request.user, turn=turn, kind=TranscriptView.Kind.REPLAY)
+    audit.transcript_view_record(user=request.user, turn=turn, kind=TranscriptView.Kind.REPLAY)
     opts = Turn._meta
     context = {
         **model_admin.admin_site.each_context(request),
@@ -45,5 +47,6 @@ def turn_replay(model_admin: admin.ModelAdmin, request: HttpRequest, turn_id: An
         "turn": turn,
         "log_url": reverse("admin:streaming_turn_log", args=[turn.pk]),
         "turn_url": reverse("admin:streaming_turn_change", args=[turn.pk]),
+        "relay_constants": page_constants(),
     }
     return TemplateResponse(request, "admin/streaming/turn/replay.html", context)

@@ -1,7 +1,9 @@
-"""Turn lifecycle: start, cancel, claim, and the sweep that keeps nothing stuck.
+"""Turn lifecycle: start, cancel, claim, take over, finish, interrupt.
 
 Channel-layer messages are wake-ups only and are sent after the commit; the turn row is the
-job, claimed atomically, so a lost or duplicated message never loses or doubles a turn.
+job, claimed atomically, so a lost or duplicated message never loses or doubles a turn. A
+turn ends through its log's writer (`turn_finish`): `relay.turn.done` and the final row are
+written in one round, so a reader never sees a final status without the log's last event.
 """
 
 from __future__ import annotations
@@ -17,11 +19,19 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from streaming import selectors
+from streaming.eventlog.store import LeaseLost, db
+from streaming.eventlog.writer import LogWriter
+from streaming.logs import turn_logger
 from streaming.models import Conversation, Turn
+from streaming.protocol.events import RelayTurnDone
+from streaming.protocol.fold import TurnFold
+from streaming.protocol.statuses import TURN_ACTIVE, FinalStatus
 
 log = logging.getLogger(__name__)
 
 WORKER_CHANNEL = "streaming.worker"
+INTERRUPTED = "the server stopped (restart or crash) before the turn ended"
 
 
 class TurnConflict(Exception):
@@ -34,10 +44,6 @@ class LimitExceeded(Exception):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-def conversation_create(*, owner: Any, title: str = "") -> Conversation:
-    return Conversation.objects.create(owner=owner, title=title[:200])
 
 
 def turn_start(*, conversation: Conversation, text: str, model: str) -> Turn:
@@ -60,7 +66,7 @@ def _check_limits(owner_id: Any) -> None:
     serialises writing transactions anyway."""
     list(get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk"))
     mine = Turn.objects.filter(conversation__owner_id=owner_id)
-    active = mine.filter(status__in=Turn.ACTIVE).count()
+    active = mine.filter(status__in=TURN_ACTIVE).count()
     if active >= settings.LIMIT_ACTIVE_TURNS_PER_USER:
         raise LimitExceeded(
             f"you already have {active} answers streaming (the limit is "
@@ -89,7 +95,7 @@ def _title_from(text: str) -> str:
 def turn_cancel(*, turn: Turn) -> None:
     """Ask the turn's worker to stop. It keeps what streamed so far and ends `cancelled`."""
     with transaction.atomic():
-        updated = Turn.objects.filter(pk=turn.pk, status__in=Turn.ACTIVE).update(
+        updated = Turn.objects.filter(pk=turn.pk, status__in=TURN_ACTIVE).update(
             cancel_requested=True
         )
         turn.refresh_from_db(fields=["lease_owner", "status"])
@@ -150,11 +156,48 @@ def turn_take_over_expired(*, owner: str, everything: bool = False) -> list[Turn
     return taken
 
 
-def turns_left_queued(*, older_than: float) -> list[Any]:
-    """Ids of turns still queued after `older_than` seconds (their wake-up was lost)."""
-    cutoff = timezone.now() - timedelta(seconds=older_than)
-    return list(
-        Turn.objects.filter(status=Turn.Status.QUEUED, created_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )[:100]
+async def turn_finish(
+    *, writer: LogWriter, turn: Turn, fold: TurnFold, status: FinalStatus, error: str
+) -> None:
+    """Append `relay.turn.done` and store the final state, in one flush. Raises `LeaseLost`
+    if another worker (or the sweep) ended the turn first."""
+    finished = timezone.now()
+    turn.status, turn.finished_at = status, finished
+    usage = fold.usage
+    writer.add_model(
+        RelayTurnDone(status=status, error=error or None, usage=usage, timings=turn.timings)
     )
+    writer.turn_updates.update(
+        status=status,
+        error=error,
+        output=fold.output,
+        output_text=fold.output_text,
+        usage=usage,
+        response_ids=fold.response_ids,
+        anomalies=fold.anomalies,
+        finished_at=finished,
+        lease_owner="",
+        lease_expires_at=None,
+    )
+    try:
+        await writer.flush()
+    finally:
+        writer.close()
+
+
+async def turn_interrupt(*, turn: Turn, owner: str) -> None:
+    """End a taken-over turn as `interrupted`, its output rebuilt from the stored log."""
+    rows = await db(selectors.turn_log_rows, turn=turn)
+    writer = LogWriter(turn, owner=owner)
+    # The row's `next_seq` may lag the log (it is saved on heartbeats): the log, read now
+    # that the turn is ours, is what was written.
+    writer.next_seq = len(rows)
+    fold = TurnFold.from_log(rows)
+    try:
+        await turn_finish(
+            writer=writer, turn=turn, fold=fold, status="interrupted", error=INTERRUPTED
+        )
+    except LeaseLost:
+        turn_logger(turn.pk, __name__).warning("taken by another sweep")
+    else:
+        turn_logger(turn.pk, __name__).warning("interrupted: %s", INTERRUPTED)

@@ -28,6 +28,7 @@ from django.conf import settings
 
 from streaming.protocol.events import MalformedEvent, StreamEvent, parse_event
 from streaming.protocol.sse import SSEDecoder
+from streaming.protocol.statuses import TERMINAL_EVENT_TYPES
 from streaming.upstream.http1 import Http1Transport
 
 RawEvent = tuple[str, StreamEvent]
@@ -277,7 +278,10 @@ class _EventReader:
                 self.error = UpstreamError("malformed", f"malformed stream: {exc}")
                 break
             append((data, event))
-            if event.type in _ENDINGS:  # one look-up for the ordinary event
+            # One look-up for the ordinary event. `error` ends nothing by itself: OpenAI
+            # follows it with `response.failed`, which carries the error (the corpus'
+            # error_failed file); a stream that ends right after an `error` ends cleanly.
+            if event.type in TERMINAL_EVENT_TYPES:
                 if event.type == "error":
                     self.errored = True
                 else:
@@ -285,12 +289,6 @@ class _EventReader:
                     break
         self.count += len(batch)
         return batch
-
-
-# The terminal events, and `error`, which ends nothing by itself: OpenAI follows it with
-# `response.failed`, which carries the error (see the corpus' error_failed file); a stream
-# that ends right after an `error` still ends cleanly.
-_ENDINGS = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
 
 
 async def _check_response(response: httpx.Response) -> None:

@@ -11,8 +11,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
+from streaming import selectors
 from streaming.models import Conversation, Turn
-from streaming.services import turns as services
+from streaming.services import conversations as conversation_services
+from streaming.services import turns as turn_services
 from streaming.web.serializers import conversation_summary, turn_json, turn_socket_path
 
 
@@ -67,11 +69,11 @@ def _text(data: dict[str, Any], key: str, *, limit: int, required: bool) -> str 
 
 
 def _conversation(request: HttpRequest, conversation_id: Any) -> Conversation:
-    return Conversation.objects.get(pk=conversation_id, owner=request.user)
+    return selectors.conversation_get(conversation_id=conversation_id, user=request.user)
 
 
 def _turn(request: HttpRequest, turn_id: Any) -> Turn:
-    return Turn.objects.get(pk=turn_id, conversation__owner=request.user)
+    return selectors.turn_get(turn_id=turn_id, user=request.user)
 
 
 @require_http_methods(["GET", "POST"])
@@ -79,9 +81,9 @@ def _turn(request: HttpRequest, turn_id: Any) -> Turn:
 def conversations(request: HttpRequest) -> JsonResponse:
     if request.method == "POST":
         title = _text(_body(request), "title", limit=200, required=False) or ""
-        conversation = services.conversation_create(owner=request.user, title=title)
+        conversation = conversation_services.conversation_create(owner=request.user, title=title)
         return JsonResponse(conversation_summary(conversation), status=201)
-    mine = Conversation.objects.filter(owner=request.user)[:200]
+    mine = selectors.conversation_list(user=request.user)
     return JsonResponse({"conversations": [conversation_summary(c) for c in mine]})
 
 
@@ -90,16 +92,16 @@ def conversations(request: HttpRequest) -> JsonResponse:
 def conversation(request: HttpRequest, conversation_id: Any) -> HttpResponse:
     item = _conversation(request, conversation_id)
     if request.method == "PATCH":
-        item.title = _text(_body(request), "title", limit=200, required=True) or ""
-        item.save(update_fields=["title", "updated_at"])
+        title = _text(_body(request), "title", limit=200, required=True) or ""
+        conversation_services.conversation_rename(conversation=item, title=title)
     elif request.method == "DELETE":
-        if item.turns.filter(status__in=Turn.ACTIVE).exists():
-            return error(409, "stop the streaming turn before deleting the conversation")
-        item.delete()
+        try:
+            conversation_services.conversation_delete(conversation=item)
+        except conversation_services.ConversationBusy as exc:
+            return error(409, str(exc))
         return HttpResponse(status=204)
-    return JsonResponse(
-        {**conversation_summary(item), "turns": [turn_json(t) for t in item.turns.all()]}
-    )
+    turns = selectors.conversation_turns(conversation=item)
+    return JsonResponse({**conversation_summary(item), "turns": [turn_json(t) for t in turns]})
 
 
 @require_http_methods(["POST"])
@@ -110,10 +112,10 @@ def turns(request: HttpRequest, conversation_id: Any) -> JsonResponse:
     text = _text(data, "input", limit=settings.CHAT_MAX_INPUT_CHARS, required=True) or ""
     model = _text(data, "model", limit=100, required=False) or settings.DEFAULT_MODEL
     try:
-        turn = services.turn_start(conversation=item, text=text, model=model)
-    except services.TurnConflict as exc:
+        turn = turn_services.turn_start(conversation=item, text=text, model=model)
+    except turn_services.TurnConflict as exc:
         return error(409, str(exc))
-    except services.LimitExceeded as exc:
+    except turn_services.LimitExceeded as exc:
         response = error(429, str(exc))
         response["Retry-After"] = str(exc.retry_after)
         return response
@@ -129,7 +131,7 @@ def turn(request: HttpRequest, turn_id: Any) -> JsonResponse:
 @require_http_methods(["POST"])
 @api
 def turn_cancel(request: HttpRequest, turn_id: Any) -> JsonResponse:
-    services.turn_cancel(turn=_turn(request, turn_id))
+    turn_services.turn_cancel(turn=_turn(request, turn_id))
     return JsonResponse({"status": "cancelling"}, status=202)
 
 

@@ -16,6 +16,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
 from streaming.models import Turn, TurnEvent
+from streaming.protocol.statuses import TURN_ACTIVE, TURN_FINAL
 
 # Time to first token, seconds: from the POST that created the turn to its first text delta.
 TTFT_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -27,17 +28,16 @@ STREAM_FAILURES = {"error": "stream_error", "response.failed": "response_failed"
 
 
 def active_turns() -> dict[str, int]:
-    counts = dict.fromkeys(Turn.ACTIVE, 0)
-    rows = Turn.objects.filter(status__in=Turn.ACTIVE).values_list("status").annotate(n=Count("pk"))
+    counts = dict.fromkeys(TURN_ACTIVE, 0)
+    rows = Turn.objects.filter(status__in=TURN_ACTIVE).values_list("status").annotate(n=Count("pk"))
     counts.update(dict(rows.order_by()))
     return counts
 
 
 def turns_finished() -> dict[str, int]:
     """Turns that ended, by how: a status never changes once final, so these only grow."""
-    final = [s for s in Turn.Status.values if s not in Turn.ACTIVE]
-    counts = dict.fromkeys(final, 0)
-    rows = Turn.objects.filter(status__in=final).values_list("status").annotate(n=Count("pk"))
+    counts = dict.fromkeys(TURN_FINAL, 0)
+    rows = Turn.objects.filter(status__in=TURN_FINAL).values_list("status").annotate(n=Count("pk"))
     counts.update(dict(rows.order_by()))
     return counts
 

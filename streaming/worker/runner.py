@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -13,16 +13,16 @@ from streaming.eventlog.store import LeaseLost, db
 from streaming.eventlog.writer import LogWriter
 from streaming.logs import turn_logger
 from streaming.models import Turn
-from streaming.moderation import after as moderation_after
 from streaming.moderation import holdback
 from streaming.protocol.accumulator import Accumulator
 from streaming.protocol.events import (
     RelayError,
     RelayRequestStarted,
     RelayToolOutput,
-    RelayTurnDone,
 )
 from streaming.protocol.fold import TurnFold
+from streaming.protocol.statuses import FinalStatus
+from streaming.services import moderation
 from streaming.services import turns as services
 from streaming.tools.functions import tool_call, tool_schemas
 from streaming.upstream.client import UpstreamConfig, UpstreamError, make_client, stream_response
@@ -171,35 +171,12 @@ class TurnRun:
         return outputs
 
     async def _finish(self, status: str, error: str) -> None:
-        await turn_finish(self.writer, self.turn, self.fold, status, error)
-
-
-async def turn_finish(
-    writer: LogWriter, turn: Turn, fold: TurnFold, status: str, error: str
-) -> None:
-    """Append `relay.turn.done` and store the final state, in one flush."""
-    finished = timezone.now()
-    turn.status, turn.finished_at = status, finished
-    usage = fold.usage
-    writer.add_model(
-        RelayTurnDone(status=status, error=error or None, usage=usage, timings=turn.timings)  # type: ignore[arg-type]
-    )
-    writer.turn_updates.update(
-        status=status,
-        error=error,
-        output=fold.output,
-        output_text=fold.output_text,
-        usage=usage,
-        response_ids=fold.response_ids,
-        anomalies=fold.anomalies,
-        finished_at=finished,
-        lease_owner="",
-        lease_expires_at=None,
-    )
-    try:
-        await writer.flush()
-    finally:
-        writer.close()
+        # `run` ends every path in a final status (`lease_lost` never gets here);
+        # RelayTurnDone validates it again.
+        final = cast(FinalStatus, status)
+        await services.turn_finish(
+            writer=self.writer, turn=self.turn, fold=self.fold, status=final, error=error
+        )
 
 
 def _outcome(acc: Accumulator) -> tuple[str, str]:
@@ -232,4 +209,4 @@ async def turn_run(*, turn_id: Any, owner: str, runs: dict[str, TurnRun]) -> Non
         await run.run()
     finally:
         runs.pop(str(turn.pk), None)
-    await moderation_after.turn_moderate(turn_id=turn.pk)
+    await moderation.turn_moderate(turn_id=turn.pk)

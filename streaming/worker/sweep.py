@@ -11,18 +11,12 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from streaming.eventlog.store import LeaseLost, db
-from streaming.eventlog.writer import LogWriter
-from streaming.logs import turn_logger
-from streaming.models import Turn, TurnEvent
-from streaming.moderation import after as moderation_after
-from streaming.protocol.fold import TurnFold
+from streaming import selectors
+from streaming.eventlog.store import db
+from streaming.services import moderation
 from streaming.services import turns as services
-from streaming.worker.runner import turn_finish
 
 log = logging.getLogger(__name__)
-
-INTERRUPTED = "the server stopped (restart or crash) before the turn ended"
 
 
 async def sweep_forever(*, startup_all: bool) -> None:
@@ -50,38 +44,20 @@ async def sweep_forever(*, startup_all: bool) -> None:
 
 async def sweep_once(*, owner: str, everything: bool = False) -> None:
     for turn in await db(services.turn_take_over_expired, owner=owner, everything=everything):
-        await turn_interrupt(turn=turn, owner=owner)
+        await services.turn_interrupt(turn=turn, owner=owner)
     layer = get_channel_layer()
-    for turn_id in await db(services.turns_left_queued, older_than=settings.RELAY_SWEEP_INTERVAL):
+    left = await db(selectors.turns_left_queued, older_than=settings.RELAY_SWEEP_INTERVAL)
+    for turn_id in left:
         await layer.send(services.WORKER_CHANNEL, {"type": "stream.run", "turn": str(turn_id)})
 
 
 async def moderate_left_unchecked() -> None:
     """Check the finished turns whose check a dead worker never ran, or never finished."""
-    stale_before = timezone.now() - moderation_after.STALE_AFTER
+    stale_before = timezone.now() - moderation.STALE_AFTER
     try:
-        turn_ids = await db(moderation_after.turns_left_unchecked, before=stale_before)
+        turn_ids = await db(selectors.turns_left_unchecked, before=stale_before)
     except Exception:
         log.exception("could not look for unchecked turns; trying again later")
         return
     for turn_id in turn_ids:
-        await moderation_after.turn_moderate(turn_id=turn_id, stale_before=stale_before)
-
-
-async def turn_interrupt(*, turn: Turn, owner: str) -> None:
-    """End a taken-over turn as `interrupted`, its output rebuilt from the stored log."""
-    rows = await db(
-        lambda: list(
-            TurnEvent.objects.filter(turn=turn).order_by("seq").values_list("type", "data")
-        )
-    )
-    writer = LogWriter(turn, owner=owner)
-    # The row's `next_seq` may lag the log (it is saved on heartbeats): the log, read now
-    # that the turn is ours, is what was written.
-    writer.next_seq = len(rows)
-    try:
-        await turn_finish(writer, turn, TurnFold.from_log(rows), "interrupted", INTERRUPTED)
-    except LeaseLost:
-        turn_logger(turn.pk, __name__).warning("taken by another sweep")
-    else:
-        turn_logger(turn.pk, __name__).warning("interrupted: %s", INTERRUPTED)
+        await moderation.turn_moderate(turn_id=turn_id, stale_before=stale_before)

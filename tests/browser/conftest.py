@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.chromium import CHROMIUM, launch
+from tests.browser.constants import with_constants
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -54,8 +55,12 @@ def _serve(route, request_url: str) -> None:
     content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
     if file.suffix in (".js", ".mjs"):
         content_type = "text/javascript"
-    headers = {"Content-Security-Policy": HARNESS_CSP} if file.suffix == ".html" else {}
-    route.fulfill(status=200, body=file.read_bytes(), content_type=content_type, headers=headers)
+    if file.suffix == ".html":
+        body = with_constants(file.read_text(encoding="utf-8")).encode()
+        headers = {"Content-Security-Policy": HARNESS_CSP}
+    else:
+        body, headers = file.read_bytes(), {}
+    route.fulfill(status=200, body=body, content_type=content_type, headers=headers)
 
 
 @pytest.fixture

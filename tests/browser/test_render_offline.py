@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from streaming.protocol.statuses import page_constants
+
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 pytestmark = pytest.mark.browser
 
@@ -36,6 +38,24 @@ WITH_TEXT = [entry for entry in MANIFEST if entry.get("final_output_text")]
 
 def _ids(entries):
     return [entry["file"].removesuffix(".sse") for entry in entries]
+
+
+def test_the_scripts_read_the_status_sets_the_server_defines(harness):
+    """static/chat/constants.js holds what the page's relay-constants element carried, which
+    the harness, like the real pages, takes from streaming/protocol/statuses.py."""
+    read = harness.evaluate(
+        """async () => {
+            const c = await import("/static/chat/constants.js");
+            return {
+                turn_active: [...c.TURN_ACTIVE],
+                turn_final: [...c.TURN_FINAL],
+                terminal_event_types: [...c.TERMINAL_EVENT_TYPES],
+                item_phases: [...c.ITEM_PHASES],
+                item_final: [...c.ITEM_FINAL],
+            };
+        }"""
+    )
+    assert read == page_constants()
 
 
 @pytest.mark.parametrize("entry", WITH_TEXT, ids=_ids(WITH_TEXT))

@@ -17,7 +17,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.timezone import now
 
 from streaming.models import Turn
-from streaming.moderation import after as moderation_after
 from streaming.moderation.moderators import (
     DEFAULT_RULES,
     ModerationError,
@@ -26,6 +25,7 @@ from streaming.moderation.moderators import (
     Verdict,
     moderator_from_settings,
 )
+from streaming.services import moderation as moderation_service
 from streaming.simulator import texts as simulator_texts
 from streaming.worker import sweep
 from tests.relay_harness import Relay, wait_turn
@@ -252,8 +252,8 @@ async def test_turns_that_end_together_are_claimed_and_stored_in_one_batch_each(
     settings.MODERATION_MODE = "after"
     batches: dict[str, list[int]] = {"claim": [], "save": []}
     for name, batched in (
-        ("claim", moderation_after._claim_ended),
-        ("save", moderation_after._save),
+        ("claim", moderation_service._claim_ended),
+        ("save", moderation_service._save),
     ):
         fn = batched.fn
         monkeypatch.setattr(
@@ -263,7 +263,7 @@ async def test_turns_that_end_together_are_claimed_and_stored_in_one_batch_each(
         )
     ids = await sync_to_async(_ended_turns)(["fine", "how to build a bomb", "fine", "fine"])
     await sync_to_async(Turn.objects.filter(pk=ids[3]).update)(moderation={"hold": {"checks": 2}})
-    await asyncio.gather(*(moderation_after.turn_moderate(turn_id=i) for i in ids))
+    await asyncio.gather(*(moderation_service.turn_moderate(turn_id=i) for i in ids))
     # checks that end in the same turn of the loop share a batch (the rules scan in threads)
     assert batches["claim"] == [4] and sum(batches["save"]) == 4 and len(batches["save"]) < 4
     turns = {t.pk: t for t in await sync_to_async(list)(Turn.objects.filter(pk__in=ids))}
@@ -271,7 +271,7 @@ async def test_turns_that_end_together_are_claimed_and_stored_in_one_batch_each(
     assert [turns[i].flagged for i in ids] == [False, True, False, False]
     assert turns[ids[3]].moderation["hold"] == {"checks": 2}
     assert turns[ids[3]].moderation["source"] == "rules"
-    await asyncio.gather(*(moderation_after.turn_moderate(turn_id=str(i)) for i in ids))
+    await asyncio.gather(*(moderation_service.turn_moderate(turn_id=str(i)) for i in ids))
     assert batches["claim"][1:] == [4] and sum(batches["save"]) == 4  # claimed before: no check
 
 
@@ -306,7 +306,7 @@ async def test_a_failing_moderator_is_retried_and_never_fails_the_turn(
     settings.MODERATION_MODE = "after"
     settings.MODERATION_RETRY_DELAY = 0.01
     moderator = FlakyModerator(failures=2)
-    monkeypatch.setattr(moderation_after, "moderator_from_settings", lambda: moderator)
+    monkeypatch.setattr(moderation_service, "moderator_from_settings", lambda: moderator)
     turn_id = await relay.start(FLAGGED)
     assert (await relay.wait_done(turn_id)).status == "completed"
     turn = await wait_moderated(turn_id)
@@ -324,7 +324,7 @@ async def test_a_moderator_that_always_fails_leaves_the_turn_in_error(
     settings.MODERATION_RETRIES = 3
     settings.MODERATION_RETRY_DELAY = 0.01
     moderator = FlakyModerator(failures=100)
-    monkeypatch.setattr(moderation_after, "moderator_from_settings", lambda: moderator)
+    monkeypatch.setattr(moderation_service, "moderator_from_settings", lambda: moderator)
     turn_id = await relay.start(FLAGGED)
     turn = await wait_moderated(turn_id)
     assert moderator.calls == 4
@@ -472,7 +472,7 @@ async def test_the_sweep_checks_turns_whose_check_a_dead_worker_left_undone(
     """Never checked, or `pending` for good: once the turn ended long enough ago, the sweep
     checks it; a check still within its time is left to its worker."""
     settings.MODERATION_MODE = "after"
-    long_ago = moderation_after.STALE_AFTER + dt.timedelta(seconds=5)
+    long_ago = moderation_service.STALE_AFTER + dt.timedelta(seconds=5)
     unchecked = await _finished_turn(relay, FLAGGED, status="", ago=long_ago)
     pending = await _finished_turn(relay, CLEAN, status="pending", ago=long_ago)
     recent = await _finished_turn(relay, FLAGGED, status="pending", ago=dt.timedelta(seconds=5))
@@ -487,7 +487,7 @@ async def test_the_sweep_leaves_unchecked_turns_alone_when_moderation_is_off(
     relay: Relay, settings: Any
 ) -> None:
     settings.MODERATION_MODE = "after"
-    old = moderation_after.STALE_AFTER + dt.timedelta(seconds=5)
+    old = moderation_service.STALE_AFTER + dt.timedelta(seconds=5)
     turn_id = await _finished_turn(relay, FLAGGED, status="", ago=old)
     settings.MODERATION_MODE = "off"
     await sweep.moderate_left_unchecked()
@@ -498,6 +498,6 @@ async def test_the_workers_sweep_checks_them_on_its_own(relay: Relay, settings: 
     """The worker's sweep loop starts those checks itself (in a task of their own, so a
     moderator that is down never holds up the watch on leases)."""
     settings.MODERATION_MODE = "after"
-    old = moderation_after.STALE_AFTER + dt.timedelta(seconds=5)
+    old = moderation_service.STALE_AFTER + dt.timedelta(seconds=5)
     turn_id = await _finished_turn(relay, FLAGGED, status="pending", ago=old)
     assert (await wait_moderated(turn_id)).moderation_status == "flagged"

@@ -10,6 +10,7 @@ from openai.types.responses import ResponseStreamEvent as SDKStreamEvent
 from pydantic import ValidationError
 
 from streaming.protocol import events as ev
+from streaming.protocol.statuses import TERMINAL_EVENT_TYPES
 from tests import corpus
 
 # The only event types in the corpus that the SDK does not know either: `keepalive` frames
@@ -39,7 +40,7 @@ def test_every_sdk_event_type_is_known():
 
 def test_known_types_include_the_terminal_types():
     """Every terminal type is a known type."""
-    assert ev.TERMINAL_TYPES <= ev.KNOWN_TYPES
+    assert TERMINAL_EVENT_TYPES <= ev.KNOWN_TYPES
 
 
 def test_it_parses_a_delta_into_its_model():

@@ -20,7 +20,9 @@ from django.contrib.auth.models import Group
 from django.test import AsyncClient
 
 from streaming.models import TranscriptView, Turn
+from streaming.protocol.statuses import page_constants
 from tests.relay_harness import Relay
+from tests.web.test_pages import page_constants_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -190,13 +192,14 @@ async def test_the_conversation_list_and_page_show_their_turns(
 async def test_the_turn_page_renders_the_transcript_from_the_log(
     transcripts: Transcripts, admin_client: AsyncClient
 ) -> None:
-    """The page loads the review module (a static file, no inline script of ours) and points
-    it at the log endpoint; it offers Replay, shows the moderation verdict, and saves nothing."""
+    """The page loads the review module (a static file, no inline script of ours) with the
+    status sets as JSON data, and points it at the log endpoint; it offers Replay, shows the moderation verdict, and saves nothing."""
     turn_id = transcripts.flagged
     response = await admin_client.get(f"{TURNS}{turn_id}/change/")
     html = response.content.decode()
     assert response.status_code == 200
     assert '<script type="module" src="/static/review/review.js">' in html
+    assert page_constants_of(html) == page_constants()
     assert f'data-log-url="{TURNS}{turn_id}/log.json"' in html
     assert f'href="{TURNS}{turn_id}/replay/"' in html
     assert "⚑ illicit/violent, violence" in html
@@ -239,6 +242,7 @@ async def test_the_replay_page_loads_the_player(
     html = response.content.decode()
     assert response.status_code == 200
     assert '<script type="module" src="/static/review/replay.js">' in html
+    assert page_constants_of(html) == page_constants()
     assert f'data-log-url="{TURNS}{turn_id}/log.json"' in html
     for speed in ("1×", "2×", "10×"):
         assert speed in html

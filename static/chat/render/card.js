@@ -1,6 +1,7 @@
 // The frame every tool card shares: a collapsible <details> with a kind, a title and a
 // status badge; plus small helpers for code and output blocks inside cards.
 import { setCode } from "../code.js";
+import { ITEM_FINAL } from "../constants.js";
 import { h, setText } from "../dom.js";
 
 const STATUS_LABELS = {
@@ -14,11 +15,10 @@ const STATUS_LABELS = {
   calling: "calling",
 };
 const MAX_SHOWN_CHARS = 20_000;
-const DONE = new Set(["completed", "failed", "incomplete"]);
 
 /** Whether an item is finished: its output_item.done arrived, or its status says so. */
 export function isDone(item) {
-  return Boolean(item.done) || DONE.has(item.status);
+  return Boolean(item.done) || ITEM_FINAL.has(item.status);
 }
 
 export function createCard(kind, label, { open = true } = {}) {

@@ -7,7 +7,7 @@ from typing import Any
 from streaming.models import TranscriptView, Turn
 
 
-def transcript_viewed(*, user: Any, turn: Turn, kind: str) -> TranscriptView:
+def transcript_view_record(*, user: Any, turn: Turn, kind: str) -> TranscriptView:
     return TranscriptView.objects.create(
         viewer=user,
         viewer_name=user.get_username(),
@@ -15,7 +15,3 @@ def transcript_viewed(*, user: Any, turn: Turn, kind: str) -> TranscriptView:
         turn_ref=str(turn.pk),
         kind=kind,
     )
-
-
-def transcript_views(*, turn: Turn, limit: int = 20) -> list[TranscriptView]:
-    return list(TranscriptView.objects.filter(turn_ref=str(turn.pk))[:limit])

@@ -10,10 +10,9 @@ or `pending` for good; the sweep (`streaming/worker/sweep.py`) checks such turns
 ended `STALE_AFTER` ago, far longer than a check with all its retries takes.
 
 The claims and the verdicts of turns that end together are written together
-(`streaming/eventlog/batched.py`), in the thread of the log's write rounds: 300 turns ending at once
-each claimed and stored in transactions of their own in the executor's threads, and on SQLite
-the rounds then waited for the write lock behind them (bench/load.py: p50 of the deltas still
-streaming 130 ms for half a second, 20 ms without moderation).
+(`streaming/eventlog/batched.py`), in the thread of the log's write rounds: claimed and stored
+in transactions of their own, in the executor's threads, many turns ending at once made
+SQLite's write rounds wait for the write lock behind them (bench/load.py).
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from streaming import selectors
 from streaming.eventlog.batched import Batched
 from streaming.eventlog.store import db, db_pk, db_rounds, prepared, update_sql
 from streaming.models import ModerationStatus, Turn
@@ -35,12 +35,14 @@ from streaming.moderation.moderators import (
     merge,
     moderator_from_settings,
 )
+from streaming.protocol.statuses import TURN_FINAL
 
 log = logging.getLogger(__name__)
 
-FINAL = ["completed", "incomplete", "failed", "cancelled", "interrupted"]
 STALE_AFTER = timedelta(minutes=5)  # a check gives up within a minute (timeouts, retries)
-UNFINISHED = [ModerationStatus.UNCHECKED, ModerationStatus.PENDING]
+
+Texts = dict[str, str]  # {"input": ..., "output": ...}
+Stored = tuple[Any, dict[str, Any], dict[str, Any]]  # (turn id, its fields, `moderation` gains)
 
 
 async def turn_moderate(*, turn_id: Any, stale_before: Any = None) -> None:
@@ -53,14 +55,14 @@ async def turn_moderate(*, turn_id: Any, stale_before: Any = None) -> None:
         if stale_before is None:
             texts = await _claim_ended(turn_id)
         else:
-            texts = await db(_claim, turn_id, stale_before)
+            texts = await db(turn_moderation_reclaim, turn_id=turn_id, stale_before=stale_before)
         if texts is not None:
             await _check(turn_id, texts)
     except Exception:
         log.exception("moderation of turn %s failed", turn_id)
 
 
-async def _check(turn_id: Any, texts: dict[str, str]) -> None:
+async def _check(turn_id: Any, texts: Texts) -> None:
     failures: list[str] = []
     labels = [label for label, text in texts.items() if text.strip()]
     try:
@@ -83,24 +85,10 @@ async def _check(turn_id: Any, texts: dict[str, str]) -> None:
     )
 
 
-def turns_left_unchecked(*, before: Any) -> list[Any]:
-    """Ids of turns that ended before `before` and were never checked, or whose check never
-    ended (its worker died)."""
-    if settings.MODERATION_MODE == "off":
-        return []
-    return list(_left_unchecked(before).values_list("pk", flat=True)[:100])
-
-
-def _left_unchecked(before: Any) -> Any:
-    return Turn.objects.filter(
-        status__in=FINAL, moderation_status__in=UNFINISHED, finished_at__lt=before
-    )
-
-
-def _claim(turn_id: Any, stale_before: Any) -> dict[str, str] | None:
+def turn_moderation_reclaim(*, turn_id: Any, stale_before: Any) -> Texts | None:
     """The sweep's claim of a turn left unchecked or `pending` before `stale_before`."""
     claimed = (
-        _left_unchecked(stale_before)
+        selectors.turns_unchecked(before=stale_before)
         .filter(pk=turn_id)
         .update(moderation_status=ModerationStatus.PENDING)
     )
@@ -110,7 +98,7 @@ def _claim(turn_id: Any, stale_before: Any) -> dict[str, str] | None:
     return {"input": turn.input, "output": turn.output_text}
 
 
-def _claim_many(turn_ids: list[Any]) -> list[dict[str, str] | None]:
+def turns_moderation_claim(*, turn_ids: list[Any]) -> list[Texts | None]:
     """Claim every ended, unchecked turn of `turn_ids` (`"" -> "pending"`) in one transaction:
     per turn its texts, or None if it was not there to claim. The rows are locked until the
     update (PostgreSQL; SQLite's transactions take the write lock when they begin), so two
@@ -118,7 +106,11 @@ def _claim_many(turn_ids: list[Any]) -> list[dict[str, str] | None]:
     with transaction.atomic():
         rows = (
             Turn.objects.select_for_update()
-            .filter(pk__in=turn_ids, moderation_status=ModerationStatus.UNCHECKED, status__in=FINAL)
+            .filter(
+                pk__in=turn_ids,
+                moderation_status=ModerationStatus.UNCHECKED,
+                status__in=TURN_FINAL,
+            )
             .values_list("pk", "input", "output_text")
         )
         texts = {pk: {"input": text_in, "output": text_out} for pk, text_in, text_out in rows}
@@ -133,13 +125,8 @@ def _as_pk(turn_id: Any) -> Any:
     return Turn._meta.pk.to_python(turn_id)  # type: ignore[union-attr]
 
 
-_claim_ended = Batched(_claim_many, run=db_rounds)
-
-
-def _values(
-    turn_id: Any, source: str, verdicts: dict[str, Verdict], failures: list[str]
-) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """What a check stores: (the turn, its fields, what its `moderation` gains)."""
+def _values(turn_id: Any, source: str, verdicts: dict[str, Verdict], failures: list[str]) -> Stored:
+    """What a check stores."""
     verdict = merge(list(verdicts.values()))
     moderation = {
         **{label: v.as_json() for label, v in verdicts.items()},
@@ -155,7 +142,7 @@ def _values(
     return turn_id, {"flagged": verdict.flagged, "moderation_status": status}, moderation
 
 
-def _error_values(turn_id: Any, failures: list[str]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+def _error_values(turn_id: Any, failures: list[str]) -> Stored:
     moderation = {
         "checked_at": timezone.now().isoformat(),
         "attempts": len(failures),
@@ -164,7 +151,7 @@ def _error_values(turn_id: Any, failures: list[str]) -> tuple[Any, dict[str, Any
     return turn_id, {"moderation_status": ModerationStatus.ERROR}, moderation
 
 
-def _save_many(items: list[tuple[Any, dict[str, Any], dict[str, Any]]]) -> list[None]:
+def turns_moderation_store(*, items: list[Stored]) -> list[None]:
     """Store each turn's fields and add to its `moderation`, in one transaction: one read of
     the current `moderation`s, then one statement run for every turn with the same fields."""
     with transaction.atomic():
@@ -189,4 +176,10 @@ def _save_many(items: list[tuple[Any, dict[str, Any], dict[str, Any]]]) -> list[
     return [None] * len(items)
 
 
-_save = Batched(_save_many, run=db_rounds)
+# Batched calls their function with the list of items that came together.
+_claim_ended: Batched[Any, Texts | None] = Batched(
+    lambda turn_ids: turns_moderation_claim(turn_ids=turn_ids), run=db_rounds
+)
+_save: Batched[Stored, None] = Batched(
+    lambda items: turns_moderation_store(items=items), run=db_rounds
+)

@@ -1,0 +1,88 @@
+"""Queries: what the views, the socket consumer, the worker and the sweep read.
+
+State changes are in `streaming/services/`. Owner-scoped look-ups raise `DoesNotExist` for
+another user's rows exactly as for rows that never were, so neither can be told apart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from streaming.models import Conversation, ModerationStatus, TranscriptView, Turn, TurnEvent
+from streaming.protocol.statuses import TURN_ACTIVE, TURN_FINAL
+
+# How many ids one sweep takes at a time; the next sweep takes the rest.
+SWEEP_BATCH = 100
+# A check claimed `pending` may be one whose worker died before it ended.
+MODERATION_UNFINISHED = [ModerationStatus.UNCHECKED, ModerationStatus.PENDING]
+
+
+def conversation_list(*, user: Any, limit: int = 200) -> list[Conversation]:
+    return list(Conversation.objects.filter(owner=user)[:limit])
+
+
+def conversation_get(*, conversation_id: Any, user: Any) -> Conversation:
+    return Conversation.objects.get(pk=conversation_id, owner=user)
+
+
+def conversation_turns(*, conversation: Conversation) -> list[Turn]:
+    return list(conversation.turns.all())
+
+
+def conversation_has_active_turn(*, conversation: Conversation) -> bool:
+    return conversation.turns.filter(status__in=TURN_ACTIVE).exists()
+
+
+def turn_get(*, turn_id: Any, user: Any) -> Turn:
+    return Turn.objects.get(pk=turn_id, conversation__owner=user)
+
+
+def turn_find(*, turn_id: Any, user: Any) -> Turn | None:
+    """`turn_get`, None instead of raising (the socket consumer refuses with a close code)."""
+    return Turn.objects.filter(pk=turn_id, conversation__owner=user).first()
+
+
+def turns_earlier(*, turn: Turn) -> list[dict[str, Any]]:
+    """The conversation's turns before `turn`, oldest first: what its history is made of."""
+    return list(
+        Turn.objects.filter(conversation_id=turn.conversation_id, created_at__lt=turn.created_at)
+        .exclude(pk=turn.pk)
+        .order_by("created_at")
+        .values("input", "output_text", "status", "response_ids")
+    )
+
+
+def turn_log_rows(*, turn: Turn) -> list[tuple[str, str]]:
+    """The turn's stored log as (type, data), in `seq` order."""
+    rows = TurnEvent.objects.filter(turn=turn).order_by("seq").values_list("type", "data")
+    return list(rows)
+
+
+def turns_left_queued(*, older_than: float) -> list[Any]:
+    """Ids of turns still queued after `older_than` seconds (their wake-up was lost)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    queued = Turn.objects.filter(status=Turn.Status.QUEUED, created_at__lt=cutoff)
+    return list(queued.values_list("pk", flat=True)[:SWEEP_BATCH])
+
+
+def turns_unchecked(*, before: datetime) -> QuerySet[Turn]:
+    """Turns that ended before `before` and were never checked, or whose check never ended."""
+    return Turn.objects.filter(
+        status__in=TURN_FINAL, moderation_status__in=MODERATION_UNFINISHED, finished_at__lt=before
+    )
+
+
+def turns_left_unchecked(*, before: datetime) -> list[Any]:
+    """Ids of `turns_unchecked`; none while moderation is off."""
+    if settings.MODERATION_MODE == "off":
+        return []
+    return list(turns_unchecked(before=before).values_list("pk", flat=True)[:SWEEP_BATCH])
+
+
+def transcript_views(*, turn: Turn, limit: int = 20) -> list[TranscriptView]:
+    return list(TranscriptView.objects.filter(turn_ref=str(turn.pk))[:limit])
