@@ -165,8 +165,11 @@ CSRF_COOKIE_HTTPONLY = False
 
 # --- The upstream (OpenAI Responses API or anything that speaks it) ---
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
-# Empty means the built-in simulator, served by this app itself (see streaming.upstream.client).
-OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+# Empty means the built-in simulator, served by this app itself (see streaming.upstream.client);
+# that is the default only without a key, so a key is never sent to the simulator by default.
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL") or (
+    "https://api.openai.com/v1" if OPENAI_API_KEY else ""
+)
 DEFAULT_MODEL = env_str("DEFAULT_MODEL", "gpt-4.1-mini" if OPENAI_API_KEY else "sim-markdown")
 UPSTREAM_CONNECT_TIMEOUT = env_number("UPSTREAM_CONNECT_TIMEOUT", 10.0)
 UPSTREAM_FIRST_EVENT_TIMEOUT = env_number("UPSTREAM_FIRST_EVENT_TIMEOUT", 60.0)
@@ -177,6 +180,14 @@ UPSTREAM_RETRY_MAX_DELAY = env_number("UPSTREAM_RETRY_MAX_DELAY", 8.0)
 # Where the simulator is reachable from the worker when OPENAI_BASE_URL is empty; `serve`
 # sets it to its own address.
 SIMULATOR_BASE_URL = env_str("SIMULATOR_BASE_URL", "http://127.0.0.1:8000/simulator/v1")
+# Whether this app serves the simulator under /simulator/ (webapp/asgi.py): by default only in
+# the embedded default, without a key; elsewhere every /simulator/ path is a plain 404.
+SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", not OPENAI_API_KEY)
+if not SIMULATOR_ENABLED and not OPENAI_BASE_URL and "SIMULATOR_BASE_URL" not in os.environ:
+    raise ImproperlyConfigured(
+        "SIMULATOR_ENABLED is false, but without OPENAI_API_KEY or OPENAI_BASE_URL the upstream "
+        "is this app's own simulator: set one of them (or SIMULATOR_BASE_URL)"
+    )
 
 # --- The relay ---
 # 8 ms: at 300-400 streaming turns the median latency halved against 16 ms (17 -> 9-13 ms
