@@ -208,6 +208,12 @@ CHAT_MAX_INPUT_CHARS = env_int("CHAT_MAX_INPUT_CHARS", 32000, minimum=1)
 LIMIT_ACTIVE_TURNS_PER_USER = env_int("LIMIT_ACTIVE_TURNS_PER_USER", 3, minimum=1)
 LIMIT_TURNS_PER_MINUTE = env_int("LIMIT_TURNS_PER_MINUTE", 20, minimum=1)
 
+# --- Function tools (streaming/tools/functions.py) ---
+# Past the timeout a call answers the model with an error (a sync tool's thread runs on to its
+# end, unseen); past the cap its output is cut, with a line saying so.
+TOOL_TIMEOUT_SECONDS = env_number("TOOL_TIMEOUT_SECONDS", 30.0, minimum=0.1)
+TOOL_OUTPUT_MAX_CHARS = env_int("TOOL_OUTPUT_MAX_CHARS", 20_000, minimum=1)
+
 # --- Moderation ---
 # off: never check; after: check input and output once a turn ends (never fails the turn);
 # hold: also hold streamed text back until each checkpoint passes (see docs/moderation.md).
