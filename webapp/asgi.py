@@ -10,15 +10,27 @@ django_asgi = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from streaming.live.routing import websocket_urlpatterns  # noqa: E402
 from streaming.simulator import app as simulator  # noqa: E402
 from streaming.worker.consumer import worker_application  # noqa: E402
 
 
+def to_simulator(scope) -> bool:
+    """Whether the mounted simulator answers this request: only where settings serve it, and
+    never its request history, which Django serves to staff (streaming/web/simulator_history.py).
+    Every other request, and so every /simulator/ path when it is off, goes to Django (a 404)."""
+    return (
+        settings.SIMULATOR_ENABLED
+        and scope["path"].startswith(simulator.PREFIX + "/")
+        and simulator.local_path(scope) != simulator.HISTORY_PATH
+    )
+
+
 async def http(scope, receive, send):
     """The simulator is plain ASGI, mounted beside Django under /simulator/."""
-    if scope["path"].startswith("/simulator/"):
+    if to_simulator(scope):
         await simulator.application(scope, receive, send)
     else:
         await django_asgi(scope, receive, send)

@@ -164,8 +164,11 @@ CSRF_COOKIE_HTTPONLY = False
 
 # --- The upstream (OpenAI Responses API or anything that speaks it) ---
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
-# Empty means the built-in simulator, served by this app itself (see streaming.upstream.client).
-OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+# Empty means the built-in simulator, served by this app itself (see streaming.upstream.client);
+# that is the default only without a key, so a key is never sent to the simulator by default.
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL") or (
+    "https://api.openai.com/v1" if OPENAI_API_KEY else ""
+)
 DEFAULT_MODEL = env_str("DEFAULT_MODEL", "gpt-4.1-mini" if OPENAI_API_KEY else "sim-markdown")
 UPSTREAM_CONNECT_TIMEOUT = env_number("UPSTREAM_CONNECT_TIMEOUT", 10.0)
 UPSTREAM_FIRST_EVENT_TIMEOUT = env_number("UPSTREAM_FIRST_EVENT_TIMEOUT", 60.0)
@@ -176,6 +179,14 @@ UPSTREAM_RETRY_MAX_DELAY = env_number("UPSTREAM_RETRY_MAX_DELAY", 8.0)
 # Where the simulator is reachable from the worker when OPENAI_BASE_URL is empty; `serve`
 # sets it to its own address.
 SIMULATOR_BASE_URL = env_str("SIMULATOR_BASE_URL", "http://127.0.0.1:8000/simulator/v1")
+# Whether this app serves the simulator under /simulator/ (webapp/asgi.py): by default only in
+# the embedded default, without a key; elsewhere every /simulator/ path is a plain 404.
+SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", not OPENAI_API_KEY)
+if not SIMULATOR_ENABLED and not OPENAI_BASE_URL and "SIMULATOR_BASE_URL" not in os.environ:
+    raise ImproperlyConfigured(
+        "SIMULATOR_ENABLED is false, but without OPENAI_API_KEY or OPENAI_BASE_URL the upstream "
+        "is this app's own simulator: set one of them (or SIMULATOR_BASE_URL)"
+    )
 
 # --- The relay ---
 # The longest rest between two write rounds under load (eventlog/flusher.py): a longer one
@@ -194,6 +205,12 @@ CHAT_MAX_INPUT_CHARS = env_int("CHAT_MAX_INPUT_CHARS", 32000, minimum=1)
 # Per user, across all processes (counted in the database).
 LIMIT_ACTIVE_TURNS_PER_USER = env_int("LIMIT_ACTIVE_TURNS_PER_USER", 3, minimum=1)
 LIMIT_TURNS_PER_MINUTE = env_int("LIMIT_TURNS_PER_MINUTE", 20, minimum=1)
+
+# --- Function tools (streaming/tools/functions.py) ---
+# Past the timeout a call answers the model with an error (a sync tool's thread runs on to its
+# end, unseen); past the cap its output is cut, with a line saying so.
+TOOL_TIMEOUT_SECONDS = env_number("TOOL_TIMEOUT_SECONDS", 30.0, minimum=0.1)
+TOOL_OUTPUT_MAX_CHARS = env_int("TOOL_OUTPUT_MAX_CHARS", 20_000, minimum=1)
 
 # --- Moderation ---
 # off: never check; after: check input and output once a turn ends (never fails the turn);

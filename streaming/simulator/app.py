@@ -3,7 +3,9 @@
 Serve it alone with `daphne -b 127.0.0.1 -p 0 streaming.simulator.app:application`, or mount it
 under `/simulator/`. `POST /v1/responses` answers with the scenario the request names (see
 `docs/simulator.md`), `GET /v1/models` lists the scenarios and `GET /v1/_requests` shows how
-the last requests ended, so a test in another process can see that a client went away.
+the last requests ended, so a test in another process can see that a client went away. Served
+alone, that history is open to whoever reaches the port (a test tool); mounted in the app,
+`webapp/asgi.py` sends its route to a Django view for staff instead.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 PREFIX = "/simulator"
+HISTORY_PATH = "/v1/_requests"
 FLUSH_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
 STREAM_HEADERS = [
@@ -203,6 +206,11 @@ class SimulatorApp:
         self.requests: deque[dict[str, Any]] = deque(maxlen=history)
         self.flaky = FlakyCounter()
 
+    def history(self) -> list[dict[str, Any]]:
+        """How the last requests went, oldest first (records change while a request runs:
+        read them on the event loop that serves the requests)."""
+        return list(self.requests)
+
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             return await lifespan(receive, send)
@@ -214,8 +222,8 @@ class SimulatorApp:
             return await self.responses(connection)
         if route == ("GET", "/v1/models"):
             return await connection.reply(json_reply(200, models_list()))
-        if route == ("GET", "/v1/_requests"):
-            return await connection.reply(json_reply(200, list(self.requests)))
+        if route == ("GET", HISTORY_PATH):
+            return await connection.reply(json_reply(200, self.history()))
         message = f"No simulator route for {route[0]} {route[1]}"
         await connection.reply(error_reply(404, message, "invalid_request_error", None))
 

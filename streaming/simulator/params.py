@@ -15,7 +15,22 @@ from typing import Any
 
 KEYWORD = re.compile(r"\[sim:([a-z0-9-]+)((?:\s+[a-z_]+=[^\s\]]+)*)\s*\]")
 DEFAULT_SCENARIO = "markdown"
-MAX_DELTAS = 1_000_000
+# The largest value of each size and time parameter (docs/simulator.md), so that no request
+# makes the simulator build an answer of gigabytes or pause a stream for hours. The sizes
+# leave room for the longest stream a test or benchmark asks for (60,000 deltas); `words`
+# gives about 1.5 deltas a word in `markdown`.
+LIMITS: dict[str, float] = {
+    "deltas": 100_000,
+    "words": 50_000,
+    "tps": 10_000,
+    "ttfb": 300,
+    "ttft": 300,
+    "stall": 300,
+    "retry_after": 300,
+    "stamp": 1,
+}
+# Paced slower than this, one delta would wait more than 10 s: `tps` is 0 or at least this.
+MIN_TPS = 0.1
 
 
 class ParamError(ValueError):
@@ -69,9 +84,22 @@ def _cast(name: str, value: Any) -> Any:
         raise ParamError(f"simulator parameter {name!r} must be a number") from None
     if name != "seed" and not (0 <= number < math.inf):
         raise ParamError(f"simulator parameter {name!r} must be zero or more")
-    if name == "deltas" and number > MAX_DELTAS:
-        raise ParamError(f"simulator parameter 'deltas' is at most {MAX_DELTAS}")
+    if number > LIMITS.get(name, math.inf):
+        raise ParamError(f"simulator parameter {name!r} is at most {LIMITS[name]:g}")
+    if name == "tps" and 0 < number < MIN_TPS:
+        raise ParamError(f"simulator parameter 'tps' is 0 (full speed) or at least {MIN_TPS:g}")
     return number
+
+
+def _check_max_output_tokens(request: dict[str, Any]) -> None:
+    """`incomplete` writes that many deltas: the request field has the bound of `deltas`."""
+    limit = request.get("max_output_tokens")
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ParamError("'max_output_tokens' must be a whole number of at least 1")
+    if limit > LIMITS["deltas"]:
+        raise ParamError(f"'max_output_tokens' is at most {LIMITS['deltas']:g} in the simulator")
 
 
 def _text_of(content: Any) -> str:
@@ -116,4 +144,5 @@ def parse_params(request: dict[str, Any], known: Collection[str]) -> Params:
     if values["scenario"] not in known:
         raise ParamError(f"unknown simulator scenario {values['scenario']!r}")
     values.setdefault("seed", zlib.crc32(text.encode()))
+    _check_max_output_tokens(request)
     return Params(**values)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from streaming.web import api as views
 from streaming.web import pages
@@ -21,4 +21,11 @@ urlpatterns += [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
+]
+
+# The simulator is mounted beside Django (webapp/asgi.py); its request history is for staff.
+from streaming.web import simulator_history  # noqa: E402
+
+urlpatterns += [
+    re_path(r"^simulator/v1/_requests/?$", simulator_history.simulator_requests),
 ]

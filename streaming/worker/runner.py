@@ -95,7 +95,7 @@ class TurnRun:
                 calls = [i for i in acc.output if i.get("type") == "function_call"]
                 if outcome[0] != "completed" or not calls:
                     return outcome
-                outputs = self._run_tools(calls)
+                outputs = await self._run_tools(calls)
                 if settings.RELAY_PREVIOUS_RESPONSE_ID and acc.response_id:
                     items, previous_id = outputs, acc.response_id
                 else:
@@ -159,13 +159,15 @@ class TurnRun:
             turn.first_text_at = now
             self.writer.turn_updates["first_text_at"] = now
 
-    def _run_tools(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Run each call; log its output and keep it in the turn's output, as the item the
-        next request sends."""
+    async def _run_tools(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run the calls at once, off the loop; log each output and keep it in the turn's
+        output, as the item the next request sends, in the order of the calls."""
+        results = await asyncio.gather(
+            *(tool_call(call.get("name", ""), call.get("arguments", "")) for call in calls)
+        )
         outputs = []
-        for call in calls:
+        for call, result in zip(calls, results, strict=True):
             call_id, name = call.get("call_id", ""), call.get("name", "")
-            result = tool_call(name, call.get("arguments", ""))
             self.writer.add_model(RelayToolOutput(call_id=call_id, name=name, output=result))
             outputs.append(self.fold.add_tool_output(call_id, result))
         return outputs
