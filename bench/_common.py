@@ -18,6 +18,8 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
+from streaming.protocol.socket import ACK_BYTES, ACK_DELAY_MS  # noqa: E402
+
 DELTAS = int(os.environ.get("BENCH_DELTAS", "20000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 MODEL = "sim-long"
@@ -67,8 +69,8 @@ class WebSocketReader(asyncio.Protocol):
     `ACK_DELAY` after a message, or at once past `ACK_BYTES`.
     """
 
-    ACK_DELAY = 0.1
-    ACK_BYTES = 256 * 1024
+    ACK_DELAY = ACK_DELAY_MS / 1000
+    ACK_BYTES = ACK_BYTES
 
     def __init__(self, request: bytes, on_message: Callable[[bytes], None]) -> None:
         self.request = request

@@ -17,6 +17,9 @@ function setOf(name) {
   return new Set(values);
 }
 
+/** The socket's close codes and how the page acknowledges (streaming/protocol/socket.py). */
+export const SOCKET = constants.socket;
+
 /** Turn statuses: waiting for or held by a worker. */
 export const TURN_ACTIVE = setOf("turn_active");
 /** Turn statuses a turn ends in; relay.turn.done carries one. */

@@ -4,17 +4,17 @@
 // relay.turn.done, reconnects when the stream stalls, and checks itself again when the
 // page becomes visible or the network comes back.
 //
-// It acknowledges what it has rendered ({"ack": lastSeq}): at the latest ACK_DELAY_MS after a
-// frame, and at once when ACK_BYTES arrived since the last acknowledgement. The server keeps
+// It acknowledges what it has rendered ({"ack": lastSeq}): at the latest ack_delay_ms after a
+// frame, and at once when ack_bytes arrived since the last acknowledgement. The server keeps
 // at most a window of unacknowledged bytes in flight per socket (streaming/live/consumer.py)
-// and closes a socket whose page stopped acknowledging with 4408; the page then resumes.
-const ACK_DELAY_MS = 100;
-const ACK_BYTES = 256 * 1024;
+// and closes a socket whose page stopped acknowledging (close_too_slow); the page resumes.
+
+import { SOCKET } from "./constants.js";
 
 const FATAL_CLOSE = {
-  4400: "The page asked for this answer in a way the server does not accept.",
-  4403: "You are not allowed to see this answer.",
-  4404: "This answer no longer exists.",
+  [SOCKET.close_bad_request]: "The page asked for this answer in a way the server does not accept.",
+  [SOCKET.close_not_allowed]: "You are not allowed to see this answer.",
+  [SOCKET.close_not_found]: "This answer no longer exists.",
 };
 
 export class TurnStream {
@@ -131,10 +131,10 @@ export class TurnStream {
   /** After a frame is rendered: acknowledge it soon, or now if much is unacknowledged. */
   #acknowledge(size) {
     this.unackedBytes += size;
-    if (this.unackedBytes >= ACK_BYTES) {
+    if (this.unackedBytes >= SOCKET.ack_bytes) {
       this.#sendAck();
     } else if (!this.ackTimer) {
-      this.ackTimer = setTimeout(() => this.#sendAck(), ACK_DELAY_MS);
+      this.ackTimer = setTimeout(() => this.#sendAck(), SOCKET.ack_delay_ms);
     }
   }
 

@@ -32,14 +32,15 @@ from streaming.eventlog.writer import FRAME_CHARS, frame, frames, read_envelopes
 from streaming.live.hub import hub
 from streaming.logs import turn_logger
 from streaming.protocol.events import RelayReplayDone
+from streaming.protocol.socket import (
+    CLOSE_BAD_REQUEST,
+    CLOSE_NOT_ALLOWED,
+    CLOSE_NOT_FOUND,
+    CLOSE_TOO_SLOW,
+)
 
 log = logging.getLogger(__name__)
 
-# Close codes (documented in the README).
-CLOSE_TOO_SLOW = 4408  # the page stopped acknowledging; reconnect with ?after=<last seq>
-CLOSE_BAD_REQUEST = 4400  # `after` is not an integer
-CLOSE_NOT_ALLOWED = 4403  # not logged in (any more)
-CLOSE_NOT_FOUND = 4404  # no such turn among the user's own
 # Not stored, so it has no seq: an envelope of the event alone.
 REPLAY_DONE = frame([f'{{"event":{RelayReplayDone().model_dump_json()}}}'])
 NOT_ACCEPTED = json.dumps({"error": 'this socket accepts only {"ack": <seq>}'})

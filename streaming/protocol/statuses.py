@@ -9,7 +9,9 @@ members the runtime sets hold.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
+
+from streaming.protocol.socket import socket_constants
 
 # A turn waiting for a worker, or being streamed by one: the database allows one such turn
 # per conversation.
@@ -39,9 +41,10 @@ ITEM_PHASES: tuple[str, ...] = (
 ITEM_FINAL: tuple[str, ...] = ("completed", "failed", "incomplete")
 
 
-def page_constants() -> dict[str, list[str]]:
+def page_constants() -> dict[str, Any]:
     """What the pages' scripts read from the `relay-constants` JSON element."""
     return {
+        "socket": socket_constants(),
         "turn_active": list(TURN_ACTIVE),
         "turn_final": list(TURN_FINAL),
         "terminal_event_types": sorted(TERMINAL_EVENT_TYPES),

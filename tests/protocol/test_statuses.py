@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from streaming.models import Turn
 from streaming.protocol import events as ev
-from streaming.protocol import statuses
+from streaming.protocol import socket, statuses
 
 
 def test_the_model_has_exactly_the_active_and_final_statuses():
@@ -60,9 +60,17 @@ def test_item_phases_cover_every_tool_status_event_the_models_know():
 def test_the_page_constants_are_the_sets_as_json_lists():
     constants = json.loads(json.dumps(statuses.page_constants()))
     assert constants == {
+        "socket": socket.socket_constants(),
         "turn_active": list(statuses.TURN_ACTIVE),
         "turn_final": list(statuses.TURN_FINAL),
         "terminal_event_types": sorted(statuses.TERMINAL_EVENT_TYPES),
         "item_phases": list(statuses.ITEM_PHASES),
         "item_final": list(statuses.ITEM_FINAL),
     }
+
+
+def test_the_socket_close_codes_are_distinct_private_use_codes():
+    codes = [v for k, v in socket.socket_constants().items() if k.startswith("close_")]
+    assert len(set(codes)) == len(codes) == 4
+    assert all(4000 <= code <= 4999 for code in codes)
+    assert socket.ACK_BYTES > 0 and socket.ACK_DELAY_MS > 0
