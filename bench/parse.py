@@ -4,8 +4,10 @@
     .venv/bin/python bench/parse.py --profile  # cProfile of one run of ours, top functions
 
 Contenders, each reading the same bytes over HTTP from a separate simulator process:
-  ours       streaming.upstream.stream_response (our SSE decoder + pydantic validation of
-             every event) folded by streaming.accumulator.Accumulator
+  ours       streaming.upstream.client.stream_response (our SSE decoder + pydantic validation
+             of every event) folded by streaming.protocol.accumulator.Accumulator, over the
+             default HTTP client (UPSTREAM_HTTP_CLIENT=aiohttp: httpx over aiohttp)
+  ours_httpx the same over httpx's own transport (UPSTREAM_HTTP_CLIENT=httpx)
   sdk        the official SDK: AsyncOpenAI(...).responses.create(stream=True), every event
   raw        httpx stream + aiter_lines + json.loads of each data line (a floor, no typing)
   httpx_sse  httpx-sse aconnect_sse + json.loads + our parse_event (as the issue asks)
@@ -14,10 +16,9 @@ Contenders, each reading the same bytes over HTTP from a separate simulator proc
 
 The order rotates every round; rates are events / wall time of one stream; ratios are taken
 within each round, and the medians are reported. Also the client's CPU per event (less
-sensitive than wall time to the simulator and to other load on the machine), and the SSE
-decoders alone on the same bytes, in memory, fed in 64 KiB chunks: ours (`feed_data`, what
-the upstream reader uses; `feed`, which builds a `Frame` per event) and httpx-sse's (httpx's
-line decoder + httpx_sse's decoder, as `aiter_sse` runs them; private modules of both).
+sensitive than wall time to the simulator and to other load on the machine), and our SSE
+decoder alone on the same bytes, in memory, fed in 64 KiB chunks (`feed_data`, what the
+upstream reader uses; `feed`, which builds a `Frame` per event).
 The last line printed is one JSON object.
 """
 
@@ -41,7 +42,7 @@ from streaming.protocol.sse import SSEDecoder
 from streaming.upstream.client import UpstreamConfig, make_client, stream_response
 
 
-def _config(base: str) -> UpstreamConfig:
+def _config(base: str, http_client: str = "aiohttp") -> UpstreamConfig:
     return UpstreamConfig(
         base_url=base,
         api_key="x",
@@ -51,6 +52,7 @@ def _config(base: str) -> UpstreamConfig:
         max_retries=0,
         retry_base_delay=0.5,
         retry_max_delay=1,
+        http_client=http_client,
     )
 
 
@@ -62,11 +64,14 @@ class Contenders:
         self.url = f"{base}/responses"
         self.config = _config(base)
         self.ours_client = make_client(self.config)
+        self.httpx_config = _config(base, "httpx")
+        self.ours_httpx_client = make_client(self.httpx_config)
         self.httpx_client = httpx.AsyncClient(timeout=httpx.Timeout(10, read=None))
         self.openai = AsyncOpenAI(base_url=base, api_key="x", max_retries=0)
 
     async def aclose(self) -> None:
         await self.ours_client.aclose()
+        await self.ours_httpx_client.aclose()
         await self.httpx_client.aclose()
         await self.openai.close()
 
@@ -75,6 +80,12 @@ class Contenders:
         return response.content
 
     async def ours(self) -> int:
+        return await self._ours(self.ours_client, self.config)
+
+    async def ours_httpx(self) -> int:
+        return await self._ours(self.ours_httpx_client, self.httpx_config)
+
+    async def _ours(self, client: httpx.AsyncClient, config: UpstreamConfig) -> int:
         acc, counted = Accumulator(), [0]
 
         def on_batch(batch: list[Any]) -> None:
@@ -82,9 +93,7 @@ class Contenders:
                 acc.feed(event)
             counted[0] += len(batch)
 
-        await stream_response(
-            client=self.ours_client, config=self.config, body=c.BODY, on_batch=on_batch
-        )
+        await stream_response(client=client, config=config, body=c.BODY, on_batch=on_batch)
         n = counted[0]
         assert acc.terminal_type == "response.completed" and not acc.anomalies, acc.anomalies
         assert len(acc.output[0]["content"][0]["text"]) > c.DELTAS
@@ -127,14 +136,11 @@ class Contenders:
         return n
 
 
-NAMES = ["ours", "sdk", "raw", "httpx_sse", "httpx_sse_fold"]
+NAMES = ["ours", "ours_httpx", "sdk", "raw", "httpx_sse", "httpx_sse_fold"]
 
 
 def decoders(body: bytes) -> dict[str, float]:
-    """Median microseconds per event of each SSE decoder alone, alternating, 11 rounds."""
-    from httpx._decoders import LineDecoder, TextDecoder
-    from httpx_sse._decoders import SSEDecoder as HttpxSSEDecoder
-
+    """Median microseconds per event of our SSE decoder alone, both ways, 11 rounds."""
     chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
 
     def ours_data() -> int:
@@ -145,14 +151,7 @@ def decoders(body: bytes) -> dict[str, float]:
         decoder = SSEDecoder()
         return sum(len(decoder.feed(chunk)) for chunk in chunks)
 
-    def httpx_sse() -> int:
-        text, lines, decoder, n = TextDecoder(), LineDecoder(), HttpxSSEDecoder(), 0
-        for chunk in chunks:
-            for line in lines.decode(text.decode(chunk)):
-                n += decoder.decode(line.rstrip("\n")) is not None
-        return n
-
-    runs = {"ours_feed_data": ours_data, "ours_feed_frames": ours_frames, "httpx_sse": httpx_sse}
+    runs = {"ours_feed_data": ours_data, "ours_feed_frames": ours_frames}
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(11):
         for name, fn in runs.items():
@@ -173,7 +172,7 @@ async def run(base: str) -> dict:
     contenders = Contenders(base)
     rates: dict[str, list[float]] = {name: [] for name in NAMES}
     cpu: dict[str, list[float]] = {name: [] for name in NAMES}
-    ratios: dict[str, list[float]] = {"sdk": [], "raw": [], "httpx_sse_fold": []}
+    ratios: dict[str, list[float]] = {"sdk": [], "raw": [], "httpx_sse_fold": [], "ours_httpx": []}
     counts = set()
     try:
         for name in NAMES:  # warm-up: imports, connections, pydantic's first-use costs
@@ -209,6 +208,7 @@ async def run(base: str) -> dict:
         "ratio_ours_over_sdk": round(c.median(ratios["sdk"]), 2),
         "ratio_ours_over_raw": round(c.median(ratios["raw"]), 2),
         "ratio_ours_over_httpx_sse_fold": round(c.median(ratios["httpx_sse_fold"]), 2),
+        "ratio_ours_over_ours_httpx": round(c.median(ratios["ours_httpx"]), 2),
         "cpu_us_per_event": {name: round(c.median(cpu[name]), 1) for name in NAMES},
         "decode_us_per_event": decoders(body),
         "rounds": c.ROUNDS,

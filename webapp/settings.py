@@ -176,6 +176,16 @@ UPSTREAM_IDLE_TIMEOUT = env_number("UPSTREAM_IDLE_TIMEOUT", 60.0)
 UPSTREAM_MAX_RETRIES = env_int("UPSTREAM_MAX_RETRIES", 2)
 UPSTREAM_RETRY_BASE_DELAY = env_number("UPSTREAM_RETRY_BASE_DELAY", 0.5)
 UPSTREAM_RETRY_MAX_DELAY = env_number("UPSTREAM_RETRY_MAX_DELAY", 8.0)
+# The HTTP client under httpx (streaming/upstream/client.py): aiohttp's, through httpx-aiohttp,
+# reads a stream with about half the CPU of httpx's own (bench/upstream.py); httpx's speaks
+# HTTP/2. Both honour HTTP(S)_PROXY / NO_PROXY.
+UPSTREAM_HTTP_CLIENT = env_str("UPSTREAM_HTTP_CLIENT", "aiohttp").strip().lower()
+if UPSTREAM_HTTP_CLIENT not in ("aiohttp", "httpx"):
+    raise ImproperlyConfigured(
+        f"UPSTREAM_HTTP_CLIENT must be aiohttp or httpx, got {UPSTREAM_HTTP_CLIENT!r}"
+    )
+# Connections one worker holds open to the upstream at once: one per streaming turn.
+UPSTREAM_MAX_CONNECTIONS = env_int("UPSTREAM_MAX_CONNECTIONS", 1000, minimum=1)
 # Where the simulator is reachable from the worker when OPENAI_BASE_URL is empty; `serve`
 # sets it to its own address.
 SIMULATOR_BASE_URL = env_str("SIMULATOR_BASE_URL", "http://127.0.0.1:8000/simulator/v1")

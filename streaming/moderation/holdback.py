@@ -19,6 +19,7 @@ import re
 import time
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.utils import timezone
 
@@ -50,11 +51,12 @@ class HeldBack(Exception):
     """A checkpoint did not pass: the turn ends `failed` with this message."""
 
 
-def gate_for(writer: LogWriter) -> HoldGate | None:
-    """The gate for a turn's writer when `MODERATION_MODE` is `hold`, else None."""
+def gate_for(writer: LogWriter, *, client: httpx.AsyncClient | None = None) -> HoldGate | None:
+    """The gate for a turn's writer when `MODERATION_MODE` is `hold`, else None. `client`:
+    the worker's upstream client, for the moderator."""
     if settings.MODERATION_MODE != "hold":
         return None
-    return HoldGate(writer, chars=settings.MODERATION_HOLD_CHARS)
+    return HoldGate(writer, chars=settings.MODERATION_HOLD_CHARS, client=client)
 
 
 class HoldGate:
@@ -62,10 +64,16 @@ class HoldGate:
     fails the turn like a moderator that does not answer."""
 
     def __init__(
-        self, writer: LogWriter, moderator: Moderator | None = None, *, chars: int
+        self,
+        writer: LogWriter,
+        moderator: Moderator | None = None,
+        *,
+        chars: int,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         self.writer = writer
         self.moderator = moderator
+        self.client = client
         self.chars = chars
         self.held: list[tuple[str, StreamEvent, float]] = []
         self.text = ""  # held text not yet checked
@@ -110,7 +118,7 @@ class HoldGate:
         started = time.monotonic()
         failures: list[str] = []
         try:
-            self.moderator = self.moderator or moderator_from_settings()
+            self.moderator = self.moderator or moderator_from_settings(client=self.client)
             verdicts = await check_with_retries(
                 self.moderator,
                 [self.context + text],

@@ -108,7 +108,8 @@ def _one_pass(patterns: list[str]) -> list[re.Pattern[str]]:
 
 
 class OpenAIModerator:
-    """`POST {base}/moderations` with every text in one request."""
+    """`POST {base}/moderations` with every text in one request, over `client` (the worker's
+    upstream client: one pool, the same proxy) or, without one, a client of its own per call."""
 
     name = "openai"
 
@@ -119,20 +120,29 @@ class OpenAIModerator:
         api_key: str,
         model: str,
         timeout: float,
+        client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = base_url.rstrip("/") + "/moderations"
         self.api_key = api_key
         self.model = model
         self.timeout = timeout
+        self.client = client
         self.transport = transport
 
     async def check(self, texts: list[str]) -> list[Verdict]:
         headers = {"Authorization": f"Bearer {self.api_key}"}
         body = {"model": self.model, "input": texts}
         try:
-            async with httpx.AsyncClient(transport=self.transport, timeout=self.timeout) as client:
-                response = await client.post(self.url, json=body, headers=headers)
+            if self.client is not None:
+                response = await self.client.post(
+                    self.url, json=body, headers=headers, timeout=self.timeout
+                )
+            else:
+                async with httpx.AsyncClient(transport=self.transport, trust_env=True) as client:
+                    response = await client.post(
+                        self.url, json=body, headers=headers, timeout=self.timeout
+                    )
         except httpx.HTTPError as exc:
             raise ModerationError(f"moderations request failed: {exc!r}") from None
         if response.status_code != 200:
@@ -175,13 +185,15 @@ def rules_from_settings() -> dict[str, list[str]]:
     return rules
 
 
-def moderator_from_settings() -> Moderator:
+def moderator_from_settings(*, client: httpx.AsyncClient | None = None) -> Moderator:
+    """`client`: the worker's upstream client, which the OpenAI moderator shares."""
     if settings.OPENAI_API_KEY:
         return OpenAIModerator(
             base_url=settings.OPENAI_BASE_URL or "https://api.openai.com/v1",
             api_key=settings.OPENAI_API_KEY,
             model=settings.MODERATION_MODEL,
             timeout=settings.MODERATION_TIMEOUT,
+            client=client,
         )
     return RuleModerator(rules_from_settings())
 

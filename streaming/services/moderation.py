@@ -21,6 +21,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -45,10 +46,12 @@ Texts = dict[str, str]  # {"input": ..., "output": ...}
 Stored = tuple[Any, dict[str, Any], dict[str, Any]]  # (turn id, its fields, `moderation` gains)
 
 
-async def turn_moderate(*, turn_id: Any, stale_before: Any = None) -> None:
+async def turn_moderate(
+    *, turn_id: Any, stale_before: Any = None, client: httpx.AsyncClient | None = None
+) -> None:
     """Check a finished turn once. Never raises (except cancellation). With `stale_before`
     (the sweep), a turn that ended before then and was left unchecked or `pending` is
-    claimed again."""
+    claimed again. `client`: the worker's upstream client, for the moderator."""
     if settings.MODERATION_MODE == "off":
         return
     try:
@@ -57,16 +60,16 @@ async def turn_moderate(*, turn_id: Any, stale_before: Any = None) -> None:
         else:
             texts = await db(turn_moderation_reclaim, turn_id=turn_id, stale_before=stale_before)
         if texts is not None:
-            await _check(turn_id, texts)
+            await _check(turn_id, texts, client)
     except Exception:
         log.exception("moderation of turn %s failed", turn_id)
 
 
-async def _check(turn_id: Any, texts: Texts) -> None:
+async def _check(turn_id: Any, texts: Texts, client: httpx.AsyncClient | None) -> None:
     failures: list[str] = []
     labels = [label for label, text in texts.items() if text.strip()]
     try:
-        moderator = moderator_from_settings()
+        moderator = moderator_from_settings(client=client)
         verdicts = await check_with_retries(
             moderator,
             [texts[label] for label in labels],

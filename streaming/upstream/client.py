@@ -12,28 +12,35 @@ output the user has already seen.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import json
+import logging
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from django.conf import settings
+from httpx_aiohttp import HttpxAiohttpClient
 
 from streaming.protocol.events import MalformedEvent, StreamEvent, parse_event
 from streaming.protocol.sse import SSEDecoder
 from streaming.protocol.statuses import TERMINAL_EVENT_TYPES
-from streaming.upstream.http1 import Http1Transport
+
+log = logging.getLogger(__name__)
 
 RawEvent = tuple[str, StreamEvent]
 OnBatch = Callable[[list[RawEvent]], Awaitable[Any] | None]
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+# After the terminal event: how long, and how much, is read for the connection to be reused.
+DRAIN_SECONDS = 0.5
+DRAIN_MAX_BYTES = 64 * 1024
 
 
 class UpstreamError(Exception):
@@ -61,6 +68,8 @@ class UpstreamConfig:
     max_retries: int
     retry_base_delay: float
     retry_max_delay: float
+    http_client: str = "aiohttp"  # or "httpx" (UPSTREAM_HTTP_CLIENT)
+    max_connections: int = 1000
 
     @classmethod
     def from_settings(cls) -> UpstreamConfig:
@@ -73,23 +82,40 @@ class UpstreamConfig:
             max_retries=settings.UPSTREAM_MAX_RETRIES,
             retry_base_delay=settings.UPSTREAM_RETRY_BASE_DELAY,
             retry_max_delay=settings.UPSTREAM_RETRY_MAX_DELAY,
+            http_client=settings.UPSTREAM_HTTP_CLIENT,
+            max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
         )
 
 
 def make_client(config: UpstreamConfig, **kwargs: Any) -> httpx.AsyncClient:
-    """A client for one turn. Read timeouts are ours (first event, idle), not httpx's; its
-    transport is our lean HTTP/1.1 one (`streaming/upstream/http1.py`)."""
-    timeout = httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0)
-    if "transport" not in kwargs:
-        kwargs["transport"] = Http1Transport(verify=kwargs.pop("verify", _tls_context()))
-    return httpx.AsyncClient(timeout=timeout, **kwargs)
+    """A pooled client for the upstream. A worker makes one per event loop and passes it to
+    every turn, moderation check and sweep it runs; `kwargs` go to httpx (tests pass a
+    `transport`, which replaces the pool).
+
+    Proxies come from the environment (`trust_env`): httpx reads `HTTP(S)_PROXY`/`NO_PROXY`
+    and mounts a proxying transport of the same kind. Read timeouts are ours (first event,
+    idle: `stream_response`), not httpx's.
+    """
+    options: dict[str, Any] = {
+        "timeout": httpx.Timeout(connect=config.connect_timeout, read=None, write=30.0, pool=30.0),
+        "limits": httpx.Limits(
+            max_connections=config.max_connections,
+            max_keepalive_connections=min(config.max_connections, 100),
+        ),
+        "trust_env": True,
+        "verify": _tls_context(),
+        **kwargs,
+    }
+    if config.http_client == "aiohttp" and "transport" not in kwargs:
+        return HttpxAiohttpClient(**options)
+    return httpx.AsyncClient(http2=True, **options)
 
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    """httpx's default (verifying) TLS context, made once: making it loads the CA bundle,
-    which took ~20 ms per client on this machine, on the event loop (bench/README.md)."""
-    return httpx.create_ssl_context()
+    """httpx's default (verifying) TLS context, honouring SSL_CERT_FILE/SSL_CERT_DIR, made
+    once per process: making one loads the CA bundle, which is slow enough to stall the loop."""
+    return httpx.create_ssl_context(trust_env=True)
 
 
 async def stream_response(
@@ -98,9 +124,8 @@ async def stream_response(
     """Post `body` and hand batches of events to `on_batch` until the stream ends.
 
     Ends after a terminal event, `data: [DONE]`, or the end of the body. `on_batch` is called
-    as each network chunk is read, from the socket's callback: no task switch per chunk
-    (`streaming/upstream/sockets.py`). It may return an awaitable, which is awaited before the next
-    chunk is read (its time is not counted by the idle timeout). Raises `UpstreamError`;
+    as each network chunk is read. It may return an awaitable, which is awaited before the
+    next chunk is read (its time is not counted by the idle timeout). Raises `UpstreamError`;
     cancelling the calling task closes the connection at once.
     """
     attempt = 0
@@ -160,15 +185,14 @@ async def _stream_once(
             "POST", f"{config.base_url}/responses", json=payload, headers=headers
         ) as response:
             await _check_response(response)
-            push = response.extensions.get("push")  # our transport's (`http1.ResponseBody`)
-            if push is not None and not response.headers.get("content-encoding"):
-                await push(deliver, stop)
-            else:  # another transport, or a body httpx must decode first
-                async for chunk in response.aiter_bytes():
-                    if (waiting := deliver(chunk)) is not None:
-                        await waiting
-                    if stop():
-                        break
+            chunks = response.aiter_bytes()
+            async for chunk in chunks:
+                if (waiting := deliver(chunk)) is not None:
+                    await waiting
+                if stop():
+                    break
+            if reader.finished:
+                await _drain(chunks)
             tail = [] if stop() else reader.close()
             if tail and (waiting := on_batch(tail)) is not None:
                 await consumer_time(waiting)
@@ -183,24 +207,45 @@ async def _stream_once(
             return
         phase = "the next event" if reader.count else "the first event"
         raise UpstreamError("timeout", f"timed out waiting for {phase} from the upstream") from None
-    except httpx.TimeoutException as exc:
-        raise UpstreamError("timeout", f"upstream timeout: {exc.__class__.__name__}") from None
     except httpx.TransportError as exc:
-        reason = exc or exc.__class__.__name__
-        if reader.count:
-            message = f"the upstream connection broke mid-stream: {reason}"
-            raise UpstreamError("closed", message) from None
-        kind = "connect" if isinstance(exc, httpx.ConnectError) else "closed"
-        raise UpstreamError(kind, f"upstream connection failed: {reason}") from None
+        raise _transport_error(exc, received=reader.count) from None
     finally:
         deadline.close()
+
+
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
+    """Read what follows the end of a stream (a `[DONE]`, the chunked terminator), so the
+    connection goes back to the pool instead of being closed. Everything the user sees was
+    already delivered; a server that goes on talking loses its connection instead."""
+    read = 0
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for chunk in chunks:
+                read += len(chunk)
+                if read > DRAIN_MAX_BYTES:
+                    return
+
+
+def _transport_error(exc: httpx.TransportError, *, received: int) -> UpstreamError:
+    """The connection failed. Before the first event it is a `connect` failure, which is
+    retried: the user has seen nothing. (httpx-aiohttp reports a refused or dropped
+    connection as `ConnectTimeout`, so the class alone does not say which happened.)"""
+    reason = str(exc) or exc.__class__.__name__
+    log.warning("upstream connection failed after %d events: %s", received, reason)
+    if received:  # the transport's own words stay in the log: they say little to a user
+        return UpstreamError("closed", "the upstream connection closed mid-stream")
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return UpstreamError("connect", f"upstream connection failed: {reason[:200]}")
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamError("timeout", f"upstream timeout: {exc.__class__.__name__}")
+    return UpstreamError("closed", "the upstream closed the connection before it answered")
 
 
 class _Deadline:
     """`asyncio.timeout` for one stream, with a deadline that is free to move.
 
     The idle timeout moves with every network chunk, and `Timeout.reschedule` cancels and
-    schedules a timer each time (twice per chunk here, 7% of reading a paced stream). This
+    schedules a timer each time (twice per chunk here, a visible share of reading). This
     timer stays where it is when the deadline moves later: when it fires, it re-arms for the
     new deadline, or cancels the task if the deadline has passed. `None` suspends it (while
     the consumer holds a batch). Like `asyncio.timeout`, the cancel is told apart from any

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
@@ -23,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from streaming.eventlog.store import db
-from streaming.upstream.client import UpstreamConfig
+from streaming.upstream.client import UpstreamConfig, make_client
 from streaming.web import metrics
 
 CHECK_TIMEOUT = 2.0  # seconds, per check
@@ -101,9 +100,9 @@ async def _receive_ping(layer: Any, nonce: str) -> None:
 
 async def check_upstream() -> dict[str, Any]:
     """Any HTTP answer from the upstream's base URL counts as reachable, except a 5xx."""
-    base = UpstreamConfig.from_settings().base_url
-    async with httpx.AsyncClient(timeout=CHECK_TIMEOUT) as client:
-        response = await client.get(base + "/")
+    config = UpstreamConfig.from_settings()
+    async with make_client(config) as client:  # the worker's kind: the same proxy
+        response = await client.get(config.base_url + "/", timeout=CHECK_TIMEOUT)
     if response.status_code >= 500:
         raise RuntimeError(f"HTTP {response.status_code} from the upstream")
     return {"http_status": response.status_code}

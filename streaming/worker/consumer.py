@@ -14,12 +14,14 @@ import signal
 import uuid
 from typing import Any
 
+import httpx
 from channels.consumer import AsyncConsumer
 from channels.routing import ChannelNameRouter
 from channels.worker import Worker
 from django.conf import settings
 
 from streaming.services.turns import WORKER_CHANNEL
+from streaming.upstream.client import UpstreamConfig, make_client
 from streaming.worker.runner import TurnRun, turn_run
 from streaming.worker.sweep import sweep_forever
 
@@ -37,12 +39,17 @@ class StreamWorker(AsyncConsumer):
         """The process's running turns, shared with `RelayWorker` so it can drain them."""
         return self.scope.get("relay_runs", self._own_runs)
 
+    @property
+    def client(self) -> httpx.AsyncClient | None:
+        """`RelayWorker`'s upstream client; None elsewhere (each turn then makes its own)."""
+        return self.scope.get("relay_client")
+
     async def stream_run(self, message: dict[str, Any]) -> None:
         turn_id = _turn_id(message)
         if turn_id is None or turn_id in self.runs:
             return
         task = asyncio.create_task(
-            turn_run(turn_id=turn_id, owner=self.channel_name, runs=self.runs)
+            turn_run(turn_id=turn_id, owner=self.channel_name, runs=self.runs, client=self.client)
         )
         self.tasks.add(task)
         task.add_done_callback(self._done)
@@ -72,30 +79,41 @@ def worker_application() -> ChannelNameRouter:
 
 
 class RelayWorker(Worker):
-    """channels' Worker, plus the sweep (lost wake-ups, expired leases) and a graceful stop:
-    on SIGTERM (or `shutdown()`) it takes no new turns, lets running ones finish for
+    """channels' Worker, plus the sweep (lost wake-ups, expired leases), one upstream client
+    for everything it runs (a connection pool on its loop), and a graceful stop: on SIGTERM
+    (or `shutdown()`) it takes no new turns, lets running ones finish for
     `RELAY_SHUTDOWN_GRACE` seconds, then ends the rest `interrupted`."""
 
     def __init__(self, *args: Any, handle_signals: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.runs: dict[str, TurnRun] = {}
+        self.client: httpx.AsyncClient | None = None
         self.handle_signals = handle_signals
         self._stop: asyncio.Event | None = None
         self._drained: asyncio.Event | None = None
 
     def get_or_create_application_instance(self, scope_id: str, scope: dict) -> Any:
         return super().get_or_create_application_instance(
-            scope_id, {**scope, "relay_runs": self.runs}
+            scope_id, {**scope, "relay_runs": self.runs, "relay_client": self.client}
         )
 
     async def handle(self) -> None:
+        async with make_client(UpstreamConfig.from_settings()) as self.client:
+            try:
+                await self._serve(self.client)
+            finally:
+                self.client = None
+
+    async def _serve(self, client: httpx.AsyncClient) -> None:
         self._stop, self._drained = asyncio.Event(), asyncio.Event()
         if self.handle_signals:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.add_signal_handler(sig, self._stop.set)
-        sweeper = asyncio.ensure_future(sweep_forever(startup_all=settings.RELAY_WORKER_IN_PROCESS))
+        sweeper = asyncio.ensure_future(
+            sweep_forever(startup_all=settings.RELAY_WORKER_IN_PROCESS, client=client)
+        )
         listening = asyncio.ensure_future(super().handle())
         stopping = asyncio.ensure_future(self._stop.wait())
         try:

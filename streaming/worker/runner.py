@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from typing import Any, cast
 
+import httpx
 from django.conf import settings
 from django.utils import timezone
 
@@ -32,16 +34,19 @@ MAX_TOOL_ROUNDS = 8
 
 
 class TurnRun:
-    """One turn in one worker. `cancel()` stops it; the log and the row say why."""
+    """One turn in one worker. `cancel()` stops it; the log and the row say why. `client`:
+    the worker's upstream client (one pool for all its turns); without one, the turn makes
+    its own."""
 
-    def __init__(self, turn: Turn, *, owner: str) -> None:
+    def __init__(self, turn: Turn, *, owner: str, client: httpx.AsyncClient | None = None) -> None:
         self.turn = turn
+        self.client = client
         self.log = turn_logger(turn.pk, __name__)
         self.writer = LogWriter(
             turn, owner=owner, on_cancel_requested=self.cancel, on_lease_lost=self._lease_lost
         )
         self.fold = TurnFold()
-        self.gate = holdback.gate_for(self.writer)  # None unless MODERATION_MODE is hold
+        self.gate = holdback.gate_for(self.writer, client=client)  # None unless mode is hold
         self.task: asyncio.Task[None] | None = None
         self.stop_status = "cancelled"
 
@@ -82,7 +87,9 @@ class TurnRun:
     async def _converse(self) -> tuple[str, str]:
         config = UpstreamConfig.from_settings()
         items, previous_id = await db(history.input_for, self.turn)
-        async with make_client(config) as client:
+        own = make_client(config) if self.client is None else None
+        async with own or contextlib.nullcontext():
+            client = own or self.client
             for request in range(1, MAX_TOOL_ROUNDS + 1):
                 body = self._body(items, previous_id)
                 acc = await self._request(client, config, body, request)
@@ -109,7 +116,7 @@ class TurnRun:
         return body
 
     async def _request(
-        self, client: Any, config: UpstreamConfig, body: dict[str, Any], number: int
+        self, client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any], number: int
     ) -> Accumulator | None:
         """Stream one upstream request into the log. None if it failed before streaming
         because `previous_response_id` was not found (the caller retries without it)."""
@@ -200,15 +207,21 @@ def _forgot_previous(exc: UpstreamError, body: dict[str, Any], acc: Accumulator)
     )
 
 
-async def turn_run(*, turn_id: Any, owner: str, runs: dict[str, TurnRun]) -> None:
+async def turn_run(
+    *,
+    turn_id: Any,
+    owner: str,
+    runs: dict[str, TurnRun],
+    client: httpx.AsyncClient | None = None,
+) -> None:
     """Claim the turn and run it; a turn someone else holds is left alone."""
     turn = await db(services.turn_claim, turn_id=turn_id, owner=owner)
     if turn is None:
         return
-    run = TurnRun(turn, owner=owner)
+    run = TurnRun(turn, owner=owner, client=client)
     runs[str(turn.pk)] = run
     try:
         await run.run()
     finally:
         runs.pop(str(turn.pk), None)
-    await moderation.turn_moderate(turn_id=turn.pk)
+    await moderation.turn_moderate(turn_id=turn.pk, client=client)

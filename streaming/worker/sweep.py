@@ -7,6 +7,7 @@ import asyncio
 import logging
 import uuid
 
+import httpx
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
@@ -19,9 +20,10 @@ from streaming.services import turns as services
 log = logging.getLogger(__name__)
 
 
-async def sweep_forever(*, startup_all: bool) -> None:
+async def sweep_forever(*, startup_all: bool, client: httpx.AsyncClient | None = None) -> None:
     """With `startup_all` (one embedded process), every turn left streaming by a previous
-    run of the process is ended at once, without waiting for its lease to expire."""
+    run of the process is ended at once, without waiting for its lease to expire. `client`:
+    the worker's upstream client, for moderation."""
     owner = f"sweep.{uuid.uuid4().hex}"
     everything = startup_all
     checking: asyncio.Task[None] | None = None
@@ -35,7 +37,7 @@ async def sweep_forever(*, startup_all: bool) -> None:
             # Beside the sweep, not in it: with the moderator down, checks take their
             # timeouts and retries, and leases must still be watched meanwhile.
             if checking is None or checking.done():
-                checking = asyncio.ensure_future(moderate_left_unchecked())
+                checking = asyncio.ensure_future(moderate_left_unchecked(client=client))
             await asyncio.sleep(settings.RELAY_SWEEP_INTERVAL)
     finally:
         if checking is not None:
@@ -51,7 +53,7 @@ async def sweep_once(*, owner: str, everything: bool = False) -> None:
         await layer.send(services.WORKER_CHANNEL, {"type": "stream.run", "turn": str(turn_id)})
 
 
-async def moderate_left_unchecked() -> None:
+async def moderate_left_unchecked(*, client: httpx.AsyncClient | None = None) -> None:
     """Check the finished turns whose check a dead worker never ran, or never finished."""
     stale_before = timezone.now() - moderation.STALE_AFTER
     try:
@@ -60,4 +62,4 @@ async def moderate_left_unchecked() -> None:
         log.exception("could not look for unchecked turns; trying again later")
         return
     for turn_id in turn_ids:
-        await moderation.turn_moderate(turn_id=turn_id, stale_before=stale_before)
+        await moderation.turn_moderate(turn_id=turn_id, stale_before=stale_before, client=client)

@@ -306,7 +306,7 @@ async def test_a_failing_moderator_is_retried_and_never_fails_the_turn(
     settings.MODERATION_MODE = "after"
     settings.MODERATION_RETRY_DELAY = 0.01
     moderator = FlakyModerator(failures=2)
-    monkeypatch.setattr(moderation_service, "moderator_from_settings", lambda: moderator)
+    monkeypatch.setattr(moderation_service, "moderator_from_settings", lambda **_: moderator)
     turn_id = await relay.start(FLAGGED)
     assert (await relay.wait_done(turn_id)).status == "completed"
     turn = await wait_moderated(turn_id)
@@ -324,7 +324,7 @@ async def test_a_moderator_that_always_fails_leaves_the_turn_in_error(
     settings.MODERATION_RETRIES = 3
     settings.MODERATION_RETRY_DELAY = 0.01
     moderator = FlakyModerator(failures=100)
-    monkeypatch.setattr(moderation_service, "moderator_from_settings", lambda: moderator)
+    monkeypatch.setattr(moderation_service, "moderator_from_settings", lambda **_: moderator)
     turn_id = await relay.start(FLAGGED)
     turn = await wait_moderated(turn_id)
     assert moderator.calls == 4
