@@ -91,8 +91,8 @@ def _database() -> dict:
         # a commit does it itself only past SQLITE_WAL_PAGES pages, a backstop.
         # temp_store=MEMORY keeps statement journals in memory: a round's multi-row INSERT
         # inside its transaction journals every index page it changes, and past 64 KiB
-        # SQLite spilled that to a temporary file, ~11,000 pwrite calls a second at 300
-        # turns, each one waiting on the file system (bench/README.md, seventh round).
+        # SQLite spilled that to a temporary file: under load, thousands of writes a second,
+        # each one waiting on the file system (bench/load.py shows it).
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,

@@ -364,7 +364,7 @@ def insert_events(turn_id: Any, first: int, events: list[Event]) -> None:
 
 def insert_rows(turns: Iterable[tuple[Any, int, list[Event]]]) -> None:
     """The rows `TurnEvent.objects.bulk_create` would insert, in the same multi-row INSERTs,
-    without building a model instance and compiling SQL per row (bench/README.md); the
+    without building a model instance and compiling SQL per row (which dominated a round under bench/load.py); the
     events of every turn of a round go in the same statements. `turns`: (the turn's id as
     the database takes it, the first seq, its events)."""
     meta = TurnEvent._meta

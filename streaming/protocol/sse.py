@@ -6,7 +6,8 @@ arrives. Only whole lines are decoded (all the complete lines of a chunk at once
 what makes splits inside UTF-8 characters safe: a line feed is never part of a UTF-8 sequence.
 
 `feed_data`/`close_data` give only each frame's data, for readers that need nothing else:
-building a `Frame` per event cost more than the rest of the decoding (bench/README.md).
+building a `Frame` per event costs more than the rest of the decoding (bench/parse.py
+prints both).
 """
 
 from __future__ import annotations
