@@ -14,7 +14,10 @@ CLOSE_NOT_FOUND = 4404  # no such turn among the user's own
 # The page acknowledges what it rendered at the latest this long after a frame, and at once
 # once this many bytes arrived since its last acknowledgement: a small share of the server's
 # window (RELAY_WS_MAX_BACKLOG_BYTES), so a fast replay never waits on the page's timer.
-ACK_DELAY_MS = 100
+# Each acknowledgement is a message the server handles: once a second per streaming socket
+# keeps them a small share of its work (hundreds of sockets), and a paced stream sends far
+# less than the window in that time.
+ACK_DELAY_MS = 1000
 ACK_BYTES = 256 * 1024
 
 
