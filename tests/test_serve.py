@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -24,9 +25,11 @@ def read_all(app: ServedApp, client, turn_id: str, after: int = -1) -> tuple[lis
             return envelopes, closed.rcvd.code if closed.rcvd else 1006
 
 
-def test_serve_streams_a_turn_to_a_browser_socket(served_app: ServedApp) -> None:
+@pytest.mark.parametrize("server", ["uvicorn", "daphne"])
+def test_serve_streams_a_turn_to_a_browser_socket(served_app: ServedApp, server: str) -> None:
     """POST a turn, follow it over the socket: every seq once, ending `relay.turn.done`,
-    and the stored answer equals what was streamed."""
+    and the stored answer equals what was streamed; on either ASGI server."""
+    served_app.env["RELAY_HTTP_SERVER"] = server
     app = served_app.start()
     client = app.login()
     turn = new_turn(client, "Hi [sim:markdown tps=100 deltas=60 seed=4]")

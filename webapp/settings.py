@@ -199,6 +199,13 @@ if not SIMULATOR_ENABLED and not OPENAI_BASE_URL and "SIMULATOR_BASE_URL" not in
     )
 
 # --- The relay ---
+# The ASGI server `manage.py serve` runs: uvicorn writes each WebSocket frame at once, where
+# daphne (Twisted) adds and removes a writer per message; bench/README.md has the figures.
+RELAY_HTTP_SERVER = env_str("RELAY_HTTP_SERVER", "uvicorn").strip().lower()
+if RELAY_HTTP_SERVER not in ("uvicorn", "daphne"):
+    raise ImproperlyConfigured(
+        f"RELAY_HTTP_SERVER must be uvicorn or daphne, got {RELAY_HTTP_SERVER!r}"
+    )
 # The longest rest between two write rounds under load (eventlog/flusher.py): a longer one
 # makes rounds larger and fewer, a shorter one relays sooner; bench/README.md has the figures.
 RELAY_FLUSH_INTERVAL = env_number("RELAY_FLUSH_INTERVAL", 0.008)

@@ -52,6 +52,7 @@ def test_the_scripts_read_the_status_sets_the_server_defines(harness):
                 terminal_event_types: [...c.TERMINAL_EVENT_TYPES],
                 item_phases: [...c.ITEM_PHASES],
                 item_final: [...c.ITEM_FINAL],
+                socket: { ...c.SOCKET },
             };
         }"""
     )
