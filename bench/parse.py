@@ -43,17 +43,7 @@ from streaming.upstream.client import UpstreamConfig, make_client, stream_respon
 
 
 def _config(base: str, http_client: str = "aiohttp") -> UpstreamConfig:
-    return UpstreamConfig(
-        base_url=base,
-        api_key="x",
-        connect_timeout=10,
-        first_event_timeout=60,
-        idle_timeout=60,
-        max_retries=0,
-        retry_base_delay=0.5,
-        retry_max_delay=1,
-        http_client=http_client,
-    )
+    return UpstreamConfig(base_url=base, api_key="x", max_retries=0, http_client=http_client)
 
 
 class Contenders:

@@ -31,17 +31,7 @@ PACED = {"model": c.MODEL, "input": "x [sim:long tps=50 deltas=250 seed=1]", "st
 
 
 def config(base: str, kind: str) -> UpstreamConfig:
-    return UpstreamConfig(
-        base_url=base,
-        api_key="x",
-        connect_timeout=10,
-        first_event_timeout=60,
-        idle_timeout=60,
-        max_retries=0,
-        retry_base_delay=0.5,
-        retry_max_delay=1,
-        http_client=kind,
-    )
+    return UpstreamConfig(base_url=base, api_key="x", max_retries=0, http_client=kind)
 
 
 async def one(client: Any, cfg: UpstreamConfig, body: dict[str, Any]) -> int:

@@ -60,14 +60,16 @@ class UpstreamError(Exception):
 
 @dataclass(frozen=True)
 class UpstreamConfig:
+    """The worker's comes from settings (`from_settings`); the defaults are the settings'."""
+
     base_url: str
     api_key: str
-    connect_timeout: float
-    first_event_timeout: float
-    idle_timeout: float
-    max_retries: int
-    retry_base_delay: float
-    retry_max_delay: float
+    connect_timeout: float = 10.0
+    first_event_timeout: float = 60.0
+    idle_timeout: float = 60.0
+    max_retries: int = 2
+    retry_base_delay: float = 0.5
+    retry_max_delay: float = 8.0
     http_client: str = "aiohttp"  # or "httpx" (UPSTREAM_HTTP_CLIENT)
     max_connections: int = 1000
 
@@ -185,9 +187,7 @@ async def _stream_once(
             "POST", f"{config.base_url}/responses", json=payload, headers=headers
         ) as response:
             await _check_response(response)
-            # Raw when nothing is to be decoded: one layer of iteration less per chunk.
-            encoded = response.headers.get("content-encoding", "identity") != "identity"
-            chunks = response.aiter_bytes() if encoded else response.aiter_raw()
+            chunks = response.aiter_bytes()
             async for chunk in chunks:
                 if (waiting := deliver(chunk)) is not None:
                     await waiting

@@ -41,7 +41,6 @@ def config_for(url: str, kind: str, **changes: Any) -> UpstreamConfig:
         idle_timeout=5.0,
         max_retries=0,
         retry_base_delay=0.001,
-        retry_max_delay=0.002,
         http_client=kind,
     )
     return replace(config, **changes)
