@@ -16,6 +16,7 @@ from httpx_aiohttp import HttpxAiohttpClient
 
 from streaming.upstream.client import UpstreamConfig, UpstreamError, make_client, stream_response
 from tests.local_servers import sse
+from tests.upstream.test_client import CONFIG as CLIENT_CONFIG
 
 KINDS = ["aiohttp", "httpx"]
 RESPONSE = {"id": "resp_1", "status": "in_progress", "output": []}
@@ -33,17 +34,13 @@ def delta(text: str) -> dict[str, Any]:
 
 
 def config_for(url: str, kind: str, **changes: Any) -> UpstreamConfig:
-    config = UpstreamConfig(
-        base_url=url + "/v1",
-        api_key="sk-test-transport",
-        connect_timeout=2.0,
-        first_event_timeout=5.0,
-        idle_timeout=5.0,
-        max_retries=0,
-        retry_base_delay=0.001,
-        http_client=kind,
+    """test_client's config (short timeouts and backoff) aimed at `url`, over `kind`,
+    with time for a real socket and no retries unless asked."""
+    real = {"connect_timeout": 2.0, "first_event_timeout": 5.0, "idle_timeout": 5.0}
+    return replace(
+        CLIENT_CONFIG,
+        **{"base_url": url + "/v1", "http_client": kind, "max_retries": 0, **real, **changes},
     )
-    return replace(config, **changes)
 
 
 async def stream(client: httpx.AsyncClient, config: UpstreamConfig) -> list[str]:
@@ -76,7 +73,7 @@ async def test_events_split_across_chunks_arrive_whole_and_in_order(local_server
     assert texts == ["response.created", "Hel", "lo ✓", "response.completed"]
     seen = local_server.seen[0]
     assert (seen.method, seen.target) == ("POST", "/v1/responses")
-    assert seen.headers["authorization"] == "Bearer sk-test-transport"
+    assert seen.headers["authorization"] == f"Bearer {CLIENT_CONFIG.api_key}"
     assert json.loads(seen.body)["stream"] is True
 
 
