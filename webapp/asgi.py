@@ -7,11 +7,11 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 django_asgi = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from streaming.live.auth import socket_auth  # noqa: E402
 from streaming.live.routing import websocket_urlpatterns  # noqa: E402
 from streaming.simulator import app as simulator  # noqa: E402
 from streaming.worker.consumer import worker_application  # noqa: E402
@@ -40,7 +40,7 @@ application = ProtocolTypeRouter(
     {
         "http": http,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            socket_auth(URLRouter(websocket_urlpatterns))
         ),
         # `manage.py runworker streaming.worker` runs this application (with REDIS_URL).
         "channel": worker_application(),

@@ -19,6 +19,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from streaming.eventlog.writer import envelope
+from streaming.live.auth import socket_auth
 from streaming.live.hub import hub
 from streaming.models import Conversation, Turn, TurnEvent
 from tests.relay_harness import Relay, as_user
@@ -236,6 +237,40 @@ async def test_the_full_stack_refuses_a_socket_without_a_session(relay: Relay) -
     await relay.wait_done(turn_id)
     headers = [(b"origin", b"http://localhost")]
     assert await refused_with(application, f"/ws/turns/{turn_id}/", headers=headers) == 4403
+
+
+async def test_the_full_stack_refuses_a_session_from_before_a_password_change(
+    relay: Relay,
+) -> None:
+    """The session's auth hash is checked when the socket opens, as a request checks it: a
+    changed password logs out every session, sockets included."""
+    turn_id = await relay.start(QUICK)
+    await relay.wait_done(turn_id)
+    headers = session_headers(relay.client, "http://localhost")
+    relay.user.set_password("a-new-password")
+    await sync_to_async(relay.user.save)()
+    assert await refused_with(application, f"/ws/turns/{turn_id}/", headers=headers) == 4403
+
+
+async def test_the_consumer_sends_through_the_servers_own_send() -> None:
+    """The socket's authentication wraps nothing around `send`: a wrapper would run on
+    every frame of every live turn (streaming/live/auth.py)."""
+    seen: dict[str, Any] = {}
+
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen["send"], seen["user"] = send, scope["user"]
+        await send({"type": "websocket.close"})
+
+    server_sends: list[Any] = []
+
+    async def server_send(message: dict[str, Any]) -> None:
+        server_sends.append(message)
+
+    scope = {"type": "websocket", "path": "/ws/", "headers": [], "query_string": b""}
+    await socket_auth(inner)(scope, None, server_send)
+    assert seen["send"] is server_send
+    assert isinstance(seen["user"], AnonymousUser)
+    assert server_sends == [{"type": "websocket.close"}]
 
 
 # --- what the socket sends ----------------------------------------------------------------
