@@ -1,10 +1,10 @@
 """When turn logs are written: one clock per event loop for every LogWriter on it.
 
 A writer that gets a first pending event asks for a round. With the rounds idle, the round
-runs at once (the next turn of the event loop); after a round, the next one rests as long as
-that round took, at most `RELAY_FLUSH_INTERVAL`, and what arrives meanwhile joins it. So at
-light load an event is written and relayed within a fraction of a millisecond, and under
-load rounds grow with the load instead of multiplying. A writer that must flush now (its
+runs at once (the next turn of the event loop); after a round, the next one rests for that
+round's length times how busy the rounds have lately been (at most `RELAY_FLUSH_INTERVAL`),
+and what arrives meanwhile joins it. So at light load an event is written and relayed within
+about a millisecond, and under load rounds grow with the load instead of multiplying. A writer that must flush now (its
 batch is full, the turn ends) skips the rest. A round takes what every asking writer has
 pending, writes it all in one database round (`logstore.write_round`: one transaction),
 then publishes every turn's batch in one message to the hubs (streaming/live/hub.py).
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 1.0  # seconds
+BUSY_WEIGHT = 0.2  # of the latest round in `Flusher.busy`, a moving average
 
 
 class Flusher:
@@ -50,6 +51,8 @@ class Flusher:
         self.due: float | None = None  # loop time `asking` began, None when nobody asks
         self.urgent = False  # someone must be written now (a full batch, a turn's end)
         self.rest_until = 0.0  # loop time before which an ordinary round waits
+        self.ready = loop.time()  # when the rounds could take more work (after a rest)
+        self.busy = 0.0  # how much of the time the rounds have lately been working, 0..1
         self.next_heartbeat = loop.time() + self.heartbeat
         self.task: asyncio.Task[None] | None = None
         self.next_checkpoint = loop.time() + CHECKPOINT_EVERY
@@ -95,8 +98,10 @@ class Flusher:
             heartbeat = self.loop.time() >= self.next_heartbeat
             writers = list(self.asking)
             self.asking.clear()
+            asked = self.due
             self.due, self.urgent = None, False
             started = self.loop.time()
+            idle = None if asked is None else max(0.0, asked - self.ready)
             if heartbeat:
                 self.next_heartbeat = started + self.heartbeat
                 writers += [w for w in list(self.open) if w not in writers]
@@ -104,17 +109,24 @@ class Flusher:
                 await self._round(writers, heartbeat=heartbeat)
             except Exception:  # never lose the clock: each writer has been told already
                 log.exception("a flush round failed")
-            self._rested(started)
+            self._rested(started, idle)
             self._checkpoint_if_due()
 
-    def _rested(self, started: float) -> None:
-        """After a round, the next ordinary one waits as long as this one took, at most the
-        interval. Idle, an event is written and relayed at once (a round takes a fraction of
-        a millisecond); under load what arrives meanwhile gathers into the next round, so
-        rounds grow with the load instead of multiplying, and the rounds' thread is busy at
-        most about half the time."""
+    def _rested(self, started: float, idle: float | None) -> None:
+        """After a round, the next ordinary one waits for a time that follows the load: the
+        round's own length times how busy the rounds have lately been (`busy`, the share of
+        time spent in rounds rather than waiting with nothing to write), at most the
+        interval. Under load something always waits when a rest ends, so the rest is as long
+        as the round and what arrives meanwhile gathers into the next one: rounds grow with
+        the load instead of multiplying, and their thread is busy about half the time. At
+        light load the rounds mostly wait for work, the rest shrinks towards nothing, and an
+        event is written and relayed at once."""
         ended = self.loop.time()
-        self.rest_until = ended + min(self.interval, ended - started)
+        took = ended - started
+        if idle is not None and took + idle > 0:  # not a heartbeat nobody asked for
+            self.busy += BUSY_WEIGHT * (took / (took + idle) - self.busy)
+        self.rest_until = ended + min(self.interval, took * self.busy)
+        self.ready = self.rest_until
 
     def _checkpoint_if_due(self) -> None:
         if self.loop.time() < self.next_checkpoint:

@@ -236,15 +236,14 @@ async def test_a_read_fills_the_batch_then_the_reader_waits_only_when_rounds_fal
     writer.close()
 
 
-async def test_what_arrives_during_a_round_rests_as_long_as_it_took_then_goes_in_one(
-    settings, monkeypatch
-) -> None:
-    """Idle, a round starts at once. Events that arrive while a round is being written
-    wait until it ends and then as long again (at most the interval), and go in one round:
-    under load rounds grow instead of multiplying."""
-    settings.RELAY_FLUSH_INTERVAL = 30.0  # the cap is not what decides here
+async def _rounds_while_one_is_slow(monkeypatch, *, busy: float | None) -> tuple[Any, ...]:
+    """Three turns: the first one's event starts a round that takes 0.4 s; the other two
+    add theirs while it runs. `busy` sets how busy the rounds have lately been."""
     turns = [await sync_to_async(make_turn)() for _ in range(3)]
     writers = [LogWriter(turn, owner="worker-a") for turn in turns]
+    clock = flusher_module.flusher()
+    if busy is not None:
+        clock.busy, clock.ready = busy, clock.loop.time()
     rounds: list[int] = []
     real = logstore.write_round
 
@@ -261,12 +260,54 @@ async def test_what_arrives_during_a_round_rests_as_long_as_it_took_then_goes_in
     assert rounds == [1]  # idle: at once
     writers[1].add("t", "{}")
     writers[2].add("t", "{}")
+    return turns, writers, rounds, count
+
+
+async def test_under_load_what_arrives_during_a_round_rests_as_long_as_it_took(
+    settings, monkeypatch
+) -> None:
+    """Rounds busy all the time lately: events that arrive while a round is being written
+    wait until it ends and then as long again (at most the interval), and go in one round:
+    under load rounds grow instead of multiplying."""
+    settings.RELAY_FLUSH_INTERVAL = 30.0  # the cap is not what decides here
+    turns, writers, rounds, count = await _rounds_while_one_is_slow(monkeypatch, busy=1.0)
     await asyncio.sleep(0.5)  # the first round ended at about 0.4 s; the rest lasts to 0.8
     assert rounds == [1] and await count(turns[1]) == 0
     await asyncio.sleep(0.6)
     assert rounds == [1, 2] and await count(turns[1]) == await count(turns[2]) == 1
     for writer in writers:
         writer.close()
+
+
+async def test_at_light_load_what_arrives_during_a_round_goes_right_after_it(
+    settings, monkeypatch
+) -> None:
+    """Rounds idle lately: no rest. What arrived during the slow round goes, in one round,
+    as soon as that round ends."""
+    settings.RELAY_FLUSH_INTERVAL = 30.0
+    turns, writers, rounds, count = await _rounds_while_one_is_slow(monkeypatch, busy=0.0)
+    await asyncio.sleep(0.5)  # the first round ended at about 0.4 s
+    assert rounds == [1, 2] and await count(turns[1]) == await count(turns[2]) == 1
+    for writer in writers:
+        writer.close()
+
+
+async def test_how_busy_the_rounds_are_follows_the_load() -> None:
+    """`busy` moves towards the share of time in rounds: towards 1 when work is always
+    waiting as a rest ends, towards 0 when the rounds mostly wait for work; the rest after
+    a round is its length times that share."""
+    loop = asyncio.get_running_loop()
+    clock = flusher_module.Flusher(loop)  # not this loop's clock: nothing registers on it
+    clock.busy = 0.5
+    for _ in range(30):  # a round of 1 ms, work already waiting
+        clock._rested(loop.time() - 0.001, 0.0)
+    assert clock.busy > 0.99
+    assert clock.rest_until - loop.time() == pytest.approx(0.001, abs=0.0005)
+    for _ in range(30):  # a round of 1 ms after 9 ms with nothing to write
+        clock._rested(loop.time() - 0.001, 0.009)
+    assert clock.busy == pytest.approx(0.1, abs=0.01)
+    clock._rested(loop.time() - 0.001, None)  # a heartbeat nobody asked for
+    assert clock.busy == pytest.approx(0.1, abs=0.01)
 
 
 async def test_heartbeat_rounds_renew_idle_leases_and_pass_on_a_cancel_flag(settings) -> None:
