@@ -72,7 +72,11 @@ function main() {
   });
   wireSidebarToggle(layout);
   sidebar.load();
-  composer.loadModels().then(() => conversation.load()).then(() => composer.focus());
+  composer
+    .loadModels()
+    .then(() => composer.loadPresets($("preset-select"), !id))
+    .then(() => conversation.load())
+    .then(() => composer.focus());
 }
 
 main();

@@ -56,6 +56,30 @@ export class Composer {
     return { instructions: this.instructions.value.trim(), reasoning_effort: effort || null };
   }
 
+  /** Presets for a new conversation: choosing one fills model, instructions and effort. */
+  async loadPresets(select, isNew) {
+    this.presetSelect = select;
+    let presets = [];
+    try {
+      presets = (await api("GET", "/api/presets")).presets || [];
+    } catch {
+      presets = [];
+    }
+    this.presets = new Map(presets.map((p) => [String(p.id), p]));
+    select.append(...presets.map((p) => h("option", { value: p.id, text: p.name, title: p.description || "" })));
+    select.closest(".preset-picker").hidden = !presets.length || !isNew;
+    select.addEventListener("change", () => {
+      const preset = this.presets.get(select.value);
+      if (preset) this.setOptions(preset);
+    });
+  }
+
+  /** The preset chosen for a new conversation, or null. */
+  get preset() {
+    const value = this.presetSelect?.value;
+    return value && !this.presetSelect.closest(".preset-picker").hidden ? Number(value) : null;
+  }
+
   /** A loaded conversation's settings go back into the controls. */
   setOptions(conversation) {
     this.instructions.value = conversation.instructions || "";

@@ -99,7 +99,11 @@ export class Conversation {
   }
 
   async #create(text) {
-    const conversation = await api("POST", "/api/conversations", { title: titleFrom(text) });
+    const preset = this.composer.preset;
+    const body = preset ? { title: titleFrom(text), preset } : { title: titleFrom(text) };
+    const conversation = await api("POST", "/api/conversations", body);
+    this.saved = { instructions: conversation.instructions || "", reasoning_effort: conversation.reasoning_effort || null };
+    this.composer.presetSelect?.closest(".preset-picker")?.setAttribute("hidden", "");
     this.id = conversation.id;
     window.history.replaceState(null, "", `/c/${conversation.id}/`);
     this.setTitle(conversation.title || titleFrom(text));

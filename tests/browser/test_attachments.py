@@ -29,11 +29,18 @@ def test_a_model_instructions_and_a_dropped_image_reach_the_turn(browser, served
         "shell",
         "-c",
         "from django.contrib.auth import get_user_model as g; "
-        f"g().objects.create_superuser('root', password='{ROOT_PASSWORD}')",
+        f"g().objects.create_superuser('root', password='{ROOT_PASSWORD}'); "
+        "from streaming.models import Preset; "
+        "Preset.objects.create(name='Pirate', model='sim-reasoning', instructions='Arr.')",
     )
     app = served_app.start()
     page = new_page(browser, app)
     page.wait_for_selector(".model-picker:not([hidden])")
+    page.wait_for_selector(".preset-picker:not([hidden])")
+    page.select_option("#preset-select", label="Pirate")
+    assert page.input_value("#instructions-input") == "Arr."
+    assert page.input_value("#model-select") == "sim-reasoning"
+    page.select_option("#model-select", "sim-markdown")
     page.select_option("#model-select", "sim-reasoning")
     page.wait_for_selector(".effort-picker:not([hidden])")
     page.select_option("#effort-select", "low")
@@ -58,6 +65,8 @@ def test_a_model_instructions_and_a_dropped_image_reach_the_turn(browser, served
     assert turn["reasoning_effort"] == "low"
     assert [a["name"] for a in turn["attachments"]] == ["dot.png"]
 
+    page.wait_for_selector("#conversation-list .conv-preset")
+    assert page.inner_text("#conversation-list .conv-preset") == "Pirate"
     page.reload()
     page.wait_for_selector(f"{turn_selector(turn_id)} .turn-user .attachment img")
     assert page.input_value("#instructions-input") == "Answer in French."
