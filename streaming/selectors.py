@@ -23,7 +23,7 @@ MODERATION_UNFINISHED = [ModerationStatus.UNCHECKED, ModerationStatus.PENDING]
 
 
 def conversation_list(*, user: Any, limit: int = 200) -> list[Conversation]:
-    return list(Conversation.objects.filter(owner=user)[:limit])
+    return list(Conversation.objects.filter(owner=user).select_related("preset")[:limit])
 
 
 def conversation_get(*, conversation_id: Any, user: Any) -> Conversation:
