@@ -6,6 +6,10 @@ from django.db import models
 from django.db.models import Q
 
 from streaming.protocol.statuses import TURN_ACTIVE
+from streaming.upstream.options import REASONING_EFFORTS, VERBOSITIES
+
+EFFORT_CHOICES = [(e, e) for e in REASONING_EFFORTS]
+VERBOSITY_CHOICES = [(v, v) for v in VERBOSITIES]
 
 
 class Conversation(models.Model):
@@ -16,6 +20,14 @@ class Conversation(models.Model):
     title = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What the next turn runs with (each turn keeps its own copy); blank: the defaults.
+    model = models.CharField(max_length=100, blank=True)
+    instructions = models.TextField(blank=True)
+    reasoning_effort = models.CharField(max_length=8, blank=True, choices=EFFORT_CHOICES)
+    verbosity = models.CharField(max_length=8, blank=True, choices=VERBOSITY_CHOICES)
+    preset = models.ForeignKey(
+        "Preset", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
 
     class Meta:
         ordering = ["-updated_at"]
@@ -51,6 +63,11 @@ class Turn(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     input = models.TextField()
     model = models.CharField(max_length=100)
+    # What the turn was run with, copied from its conversation when it started.
+    instructions = models.TextField(blank=True)
+    reasoning_effort = models.CharField(max_length=8, blank=True, choices=EFFORT_CHOICES)
+    verbosity = models.CharField(max_length=8, blank=True, choices=VERBOSITY_CHOICES)
+    attachments = models.ManyToManyField("Upload", blank=True, related_name="turns")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     response_ids = models.JSONField(default=list, blank=True)
     output = models.JSONField(default=list, blank=True)
@@ -165,3 +182,56 @@ class TranscriptView(models.Model):
 
     def __str__(self) -> str:
         return f"{self.viewer_name} opened {self.turn_ref[:8]} ({self.kind})"
+
+
+def upload_storage() -> Any:
+    """The storage the `uploads` entry of STORAGES names (the file system by default)."""
+    from django.core.files.storage import storages
+
+    return storages["uploads"]
+
+
+class Upload(models.Model):
+    """A user's attachment; its bytes live in the `uploads` storage."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
+    )
+    file = models.FileField(storage=upload_storage, upload_to="%Y/%m/", max_length=300)
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.content_type}, {self.size} bytes)"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+class Preset(models.Model):
+    """An "assistant" staff define: a model, instructions and tools to start a chat from."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    instructions = models.TextField(blank=True)
+    reasoning_effort = models.CharField(max_length=8, blank=True, choices=EFFORT_CHOICES)
+    tools = models.JSONField(
+        default=list, blank=True, help_text="Names of the tools turned on by default."
+    )
+    groups = models.ManyToManyField(
+        "auth.Group", blank=True, help_text="Who sees it; nobody chosen means everyone."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -23,7 +23,7 @@ MODERATION_UNFINISHED = [ModerationStatus.UNCHECKED, ModerationStatus.PENDING]
 
 
 def conversation_list(*, user: Any, limit: int = 200) -> list[Conversation]:
-    return list(Conversation.objects.filter(owner=user)[:limit])
+    return list(Conversation.objects.filter(owner=user).select_related("preset")[:limit])
 
 
 def conversation_get(*, conversation_id: Any, user: Any) -> Conversation:
@@ -49,12 +49,23 @@ def turn_find(*, turn_id: Any, user: Any) -> Turn | None:
 
 def turns_earlier(*, turn: Turn) -> list[dict[str, Any]]:
     """The conversation's turns before `turn`, oldest first: what its history is made of."""
-    return list(
+    turns = (
         Turn.objects.filter(conversation_id=turn.conversation_id, created_at__lt=turn.created_at)
         .exclude(pk=turn.pk)
         .order_by("created_at")
-        .values("input", "output_text", "status", "response_ids")
+        .prefetch_related("attachments")
     )
+    return [
+        {
+            "input": t.input,
+            "output": t.output,
+            "output_text": t.output_text,
+            "status": t.status,
+            "response_ids": t.response_ids,
+            "attachments": list(t.attachments.all()),
+        }
+        for t in turns
+    ]
 
 
 def turn_log_rows(*, turn: Turn) -> list[tuple[str, str]]:
@@ -86,3 +97,25 @@ def turns_left_unchecked(*, before: datetime) -> list[Any]:
 
 def transcript_views(*, turn: Turn, limit: int = 20) -> list[TranscriptView]:
     return list(TranscriptView.objects.filter(turn_ref=str(turn.pk))[:limit])
+
+
+def presets_visible(*, user: Any) -> list[Any]:
+    """The presets for everyone, and those of the user's groups."""
+    from django.db.models import Count, Q
+
+    from streaming.models import Preset
+
+    groups = user.groups.all()
+    return list(
+        Preset.objects.annotate(n=Count("groups")).filter(Q(n=0) | Q(groups__in=groups)).distinct()
+    )
+
+
+def uploads_get(*, ids: list[Any], user: Any) -> list[Any]:
+    """The user's uploads with these ids, in that order; `DoesNotExist` if one is not theirs."""
+    from streaming.models import Upload
+
+    found = {u.pk: u for u in Upload.objects.filter(pk__in=ids, owner=user)}
+    if len(found) < len(set(ids)):
+        raise Upload.DoesNotExist
+    return [found[i] for i in ids]

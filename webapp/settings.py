@@ -1,5 +1,6 @@
 """Settings for the chat relay. Every value comes from the environment (see .env.example)."""
 
+import json
 import os
 from pathlib import Path
 
@@ -222,6 +223,34 @@ CHAT_MAX_INPUT_CHARS = env_int("CHAT_MAX_INPUT_CHARS", 32000, minimum=1)
 # Per user, across all processes (counted in the database).
 LIMIT_ACTIVE_TURNS_PER_USER = env_int("LIMIT_ACTIVE_TURNS_PER_USER", 3, minimum=1)
 LIMIT_TURNS_PER_MINUTE = env_int("LIMIT_TURNS_PER_MINUTE", 20, minimum=1)
+
+# --- Models, presets and attachments (streaming/upstream/models.py, services/files.py) ---
+# Comma-separated globs of the models users may choose (unset: every model the upstream lists).
+MODELS_ALLOWED = env_list("MODELS_ALLOWED", [])
+# The models the composer offers a reasoning effort for.
+MODELS_REASONING = env_list("MODELS_REASONING", ["o1*", "o3*", "o4*", "gpt-5*", "sim-reasoning"])
+# Display names: `id=Label` pairs, comma-separated.
+MODEL_LABELS = dict(pair.split("=", 1) for pair in env_list("MODEL_LABELS", []) if "=" in pair)
+MODELS_CACHE_SECONDS = env_number("MODELS_CACHE_SECONDS", 300.0)
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+# Attachments of earlier turns are sent again, newest first, while their sizes fit this.
+ATTACHMENTS_HISTORY_MAX_BYTES = env_int("ATTACHMENTS_HISTORY_MAX_BYTES", 20 * 1024 * 1024)
+# Where attachments are kept: any Django storage backend (UPLOAD_STORAGE_BACKEND, e.g.
+# "storages.backends.s3.S3Storage" with django-storages, and UPLOAD_STORAGE_OPTIONS as JSON).
+UPLOAD_STORAGE_BACKEND = env_str(
+    "UPLOAD_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+)
+try:
+    UPLOAD_STORAGE_OPTIONS = json.loads(env_str("UPLOAD_STORAGE_OPTIONS") or "null") or {
+        "location": str(DATA_DIR / "uploads")
+    }
+except ValueError as exc:
+    raise ImproperlyConfigured(f"UPLOAD_STORAGE_OPTIONS must be a JSON object: {exc}") from None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "uploads": {"BACKEND": UPLOAD_STORAGE_BACKEND, "OPTIONS": UPLOAD_STORAGE_OPTIONS},
+}
 
 # --- Function tools (streaming/tools/functions.py) ---
 # Past the timeout a call answers the model with an error (a sync tool's thread runs on to its

@@ -1,4 +1,5 @@
 // Page wiring for the chat page: sidebar, composer and the conversation.
+import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { Conversation } from "./conversation.js";
 import { Sidebar } from "./sidebar.js";
@@ -41,14 +42,24 @@ function main() {
       if (renamed.id === conversation.id) conversation.setTitle(renamed.title);
     },
   });
+  const attachments = new Attachments({
+    form: $("composer"),
+    list: $("attachment-list"),
+    input: $("file-input"),
+    button: $("attach-button"),
+    onError: (message) => composer.showError(message),
+  });
   const composer = new Composer({
+    effortSelect: $("effort-select"),
+    instructions: $("instructions-input"),
+    attachments,
     form: $("composer"),
     textarea: $("composer-input"),
     sendButton: $("send-button"),
     stopButton: $("stop-button"),
     modelSelect: $("model-select"),
     errorEl: $("composer-error"),
-    onSend: (text, model) => conversation.send(text, model),
+    onSend: (text, model, files) => conversation.send(text, model, files),
     onStop: () => conversation.stop(),
   });
   const conversation = new Conversation({
@@ -61,8 +72,11 @@ function main() {
   });
   wireSidebarToggle(layout);
   sidebar.load();
-  composer.loadModels();
-  conversation.load().then(() => composer.focus());
+  composer
+    .loadModels()
+    .then(() => composer.loadPresets($("preset-select"), !id))
+    .then(() => conversation.load())
+    .then(() => composer.focus());
 }
 
 main();

@@ -38,8 +38,10 @@ export class Conversation {
       return;
     }
     if (data.title) this.setTitle(data.title);
+    this.saved = { instructions: data.instructions || "", reasoning_effort: data.reasoning_effort || null };
+    this.composer.setOptions(data);
     for (const turn of data.turns || []) {
-      const view = this.#addView(turn.id, turn.input);
+      const view = this.#addView(turn.id, turn.input, turn.attachments);
       if (isTerminal(turn.status)) view.loadTurn(turn);
       else this.#stream(view, turn.ws || `/ws/turns/${turn.id}/`);
     }
@@ -48,17 +50,19 @@ export class Conversation {
   }
 
   /** Send a message; true when it was accepted. */
-  async send(text, model) {
+  async send(text, model, files = []) {
     if (this.active) {
       this.composer.showError("Wait for the current answer, or stop it first.");
       return false;
     }
     try {
       if (!this.id) await this.#create(text);
+      await this.#saveOptions();
       const body = model ? { input: text, model } : { input: text };
+      if (files.length) body.attachments = files.map((f) => f.id);
       const turn = await api("POST", `/api/conversations/${this.id}/turns`, body);
       this.#showEmpty(false);
-      const view = this.#addView(turn.id, text);
+      const view = this.#addView(turn.id, text, files);
       this.#stream(view, turn.ws || `/ws/turns/${turn.id}/`);
       this.#follow(true);
       return true;
@@ -85,18 +89,32 @@ export class Conversation {
     }
   }
 
+  /** The composer's instructions and effort, PATCHed when they changed (the next turn's). */
+  async #saveOptions() {
+    const options = this.composer.options;
+    const saved = this.saved || {};
+    if (options.instructions === (saved.instructions || "") && options.reasoning_effort === (saved.reasoning_effort ?? null)) return;
+    await api("PATCH", `/api/conversations/${this.id}`, options);
+    this.saved = options;
+  }
+
   async #create(text) {
-    const conversation = await api("POST", "/api/conversations", { title: titleFrom(text) });
+    const preset = this.composer.preset;
+    const body = preset ? { title: titleFrom(text), preset } : { title: titleFrom(text) };
+    const conversation = await api("POST", "/api/conversations", body);
+    this.saved = { instructions: conversation.instructions || "", reasoning_effort: conversation.reasoning_effort || null };
+    this.composer.presetSelect?.closest(".preset-picker")?.setAttribute("hidden", "");
     this.id = conversation.id;
     window.history.replaceState(null, "", `/c/${conversation.id}/`);
     this.setTitle(conversation.title || titleFrom(text));
     this.sidebar?.add({ title: titleFrom(text), ...conversation });
   }
 
-  #addView(id, input) {
+  #addView(id, input, attachments = []) {
     const view = new TurnView({
       id,
       input,
+      attachments,
       onRetry: (text) => this.#retry(text),
       onRendered: () => this.#follow(),
     });
@@ -144,7 +162,7 @@ export class Conversation {
     }
     if (!isTerminal(turn.status) || view.done || stream.done) return;
     stream.stop();
-    const fresh = this.#addView(view.id, turn.input ?? view.input);
+    const fresh = this.#addView(view.id, turn.input ?? view.input, turn.attachments || []);
     view.el.replaceWith(fresh.el);
     fresh.loadTurn(turn);
     this.#ended(view);

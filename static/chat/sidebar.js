@@ -53,6 +53,7 @@ export class Sidebar {
   #row(conversation) {
     const title = conversation.title || UNTITLED;
     const link = h("a", { class: "conv-link", href: `/c/${conversation.id}/`, text: title, title });
+    if (conversation.preset_name) link.append(h("span", { class: "conv-preset", text: conversation.preset_name }));
     const rename = h("button", { type: "button", class: "icon-button rename", "aria-label": `Rename “${title}”`, title: "Rename", text: "✎" });
     const remove = h("button", { type: "button", class: "icon-button delete", "aria-label": `Delete “${title}”`, title: "Delete", text: "✕" });
     const row = h("li", { class: "conv", "data-id": conversation.id }, link, rename, remove);

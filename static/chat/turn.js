@@ -2,14 +2,16 @@
 // notices with Retry, and the status line. Events are folded at once; the DOM is updated
 // at most once per animation frame.
 import { TURN, TurnState } from "./accumulator.js";
+import { attachmentChips } from "./attachments.js";
 import { h, setText } from "./dom.js";
 import { createItemView } from "./render/index.js";
 import { noticeText, statusDetails, statusText } from "./status.js";
 
 export class TurnView {
-  constructor({ id = null, input = "", onRetry = null, onRendered = null } = {}) {
+  constructor({ id = null, input = "", attachments = [], onRetry = null, onRendered = null } = {}) {
     this.id = id;
     this.input = input;
+    this.attachments = attachments;
     this.onRetry = onRetry;
     this.onRendered = onRendered;
     this.state = new TurnState();
@@ -41,7 +43,12 @@ export class TurnView {
     this.el = h(
       "article",
       { class: "turn", "data-turn-id": this.id },
-      h("div", { class: "turn-user" }, h("p", { class: "bubble", text: this.input })),
+      h(
+        "div",
+        { class: "turn-user" },
+        this.attachments.length ? h("div", { class: "turn-attachments" }, attachmentChips(this.attachments)) : null,
+        h("p", { class: "bubble", text: this.input }),
+      ),
       this.assistant,
     );
   }

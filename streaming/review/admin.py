@@ -104,6 +104,10 @@ class TurnAdmin(ReadOnlyAdmin):
     fieldsets = [
         (None, {"fields": ["conversation", "user", "model", "status", "error", "input"]}),
         (
+            "Run with",
+            {"fields": ["instructions", "reasoning_effort", "verbosity", "attachment_links"]},
+        ),
+        (
             "Timing and usage",
             {"fields": ["created_at", "started_at", "duration", "ttft", "usage", "tool_calls"]},
         ),
@@ -120,6 +124,10 @@ class TurnAdmin(ReadOnlyAdmin):
         "status",
         "error",
         "input",
+        "instructions",
+        "reasoning_effort",
+        "verbosity",
+        "attachment_links",
         "created_at",
         "started_at",
         "duration",
@@ -189,6 +197,20 @@ class TurnAdmin(ReadOnlyAdmin):
     # --- columns ---------------------------------------------------------------------------
 
     @admin.display(description="user", ordering="conversation__owner__username")
+    @admin.display(description="attachments")
+    def attachment_links(self, turn: Turn) -> str:
+        return (
+            format_html_join(
+                " ",
+                '<a class="attachment" href="{}">{}</a>',
+                (
+                    (f"/api/files/{u.pk}", f"{u.name} ({u.content_type}, {u.size} bytes)")
+                    for u in turn.attachments.all()
+                ),
+            )
+            or "–"
+        )
+
     def user(self, turn: Turn) -> str:
         return turn.conversation.owner.get_username()
 

@@ -1,4 +1,4 @@
-"""Conversation changes: create, rename, delete."""
+"""Conversation changes: create, rename, update, delete."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 from django.db import transaction
 
 from streaming import selectors
-from streaming.models import Conversation
+from streaming.models import Conversation, Upload
+from streaming.services.files import files_delete
 
 TITLE_CHARS = 200
 
@@ -16,8 +17,17 @@ class ConversationBusy(Exception):
     """The conversation has a turn queued or streaming."""
 
 
-def conversation_create(*, owner: Any, title: str = "") -> Conversation:
-    return Conversation.objects.create(owner=owner, title=title[:TITLE_CHARS])
+def conversation_create(*, owner: Any, title: str = "", **options: Any) -> Conversation:
+    """`options`: model, instructions, reasoning_effort, verbosity, preset (validated)."""
+    return Conversation.objects.create(owner=owner, title=title[:TITLE_CHARS], **options)
+
+
+def conversation_update(*, conversation: Conversation, **changes: Any) -> Conversation:
+    """Change the title or what the next turn runs with (validated by the caller)."""
+    for name, value in changes.items():
+        setattr(conversation, name, value)
+    conversation.save(update_fields=[*changes, "updated_at"])
+    return conversation
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
@@ -32,4 +42,5 @@ def conversation_delete(*, conversation: Conversation) -> None:
     with transaction.atomic():
         if selectors.conversation_has_active_turn(conversation=conversation):
             raise ConversationBusy("stop the streaming turn before deleting the conversation")
+        files_delete(uploads=list(Upload.objects.filter(turns__conversation=conversation)))
         conversation.delete()

@@ -46,11 +46,23 @@ class LimitExceeded(Exception):
         self.retry_after = retry_after
 
 
-def turn_start(*, conversation: Conversation, text: str, model: str) -> Turn:
+def turn_start(
+    *, conversation: Conversation, text: str, model: str, attachments: list[Any] = ()
+) -> Turn:
+    """Start a turn with the conversation's instructions, reasoning effort and verbosity."""
     try:
         with transaction.atomic():
             _check_limits(conversation.owner_id)
-            turn = Turn.objects.create(conversation=conversation, input=text, model=model)
+            turn = Turn.objects.create(
+                conversation=conversation,
+                input=text,
+                model=model,
+                instructions=conversation.instructions,
+                reasoning_effort=conversation.reasoning_effort,
+                verbosity=conversation.verbosity,
+            )
+            if attachments:
+                turn.attachments.set(attachments)
             if not conversation.title:
                 conversation.title = _title_from(text)
             conversation.save(update_fields=["title", "updated_at"])

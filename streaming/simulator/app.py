@@ -182,6 +182,22 @@ def models_list() -> dict[str, Any]:
     return {"object": "list", "data": models}
 
 
+ECHOED = ("model", "instructions", "reasoning", "text", "input", "previous_response_id")
+ECHO_CHARS = 4096
+
+
+def _short(value: Any) -> Any:
+    """`value` with strings past ECHO_CHARS cut to their start and length (a 10 MB data URL
+    is not kept 200 times over)."""
+    if isinstance(value, str) and len(value) > ECHO_CHARS:
+        return f"{value[:200]}…({len(value)} characters)"
+    if isinstance(value, list):
+        return [_short(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _short(v) for k, v in value.items()}
+    return value
+
+
 def local_path(scope: dict[str, Any]) -> str:
     path = scope["path"].removeprefix(scope.get("root_path") or "")
     if path.startswith(PREFIX + "/"):
@@ -255,6 +271,8 @@ class SimulatorApp:
             "ended": "started",
             "started_at": time.time(),
             "finished_at": None,
+            # What came in, so tests can see what the relay sent (long strings shortened).
+            "request": {k: _short(request.get(k)) for k in ECHOED if k in request},
         }
         self.requests.append(record)
         return record

@@ -12,9 +12,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
 from streaming import selectors
-from streaming.models import Conversation, Turn
+from streaming.models import Conversation, Turn, Upload
 from streaming.services import conversations as conversation_services
 from streaming.services import turns as turn_services
+from streaming.upstream.models import model_check, model_default, models_offered
+from streaming.web.options import BadOption, attachment_ids, conversation_options
 from streaming.web.serializers import conversation_summary, turn_json, turn_socket_path
 
 
@@ -35,9 +37,9 @@ def api(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
             return error(401, "log in first")
         try:
             return view(request, *args, **kwargs)
-        except BadInput as exc:
+        except (BadInput, BadOption) as exc:
             return error(400, str(exc))
-        except (Conversation.DoesNotExist, Turn.DoesNotExist):
+        except (Conversation.DoesNotExist, Turn.DoesNotExist, Upload.DoesNotExist):
             return error(404, "not found")
 
     return wrapper
@@ -80,8 +82,12 @@ def _turn(request: HttpRequest, turn_id: Any) -> Turn:
 @api
 def conversations(request: HttpRequest) -> JsonResponse:
     if request.method == "POST":
-        title = _text(_body(request), "title", limit=200, required=False) or ""
-        conversation = conversation_services.conversation_create(owner=request.user, title=title)
+        data = _body(request)
+        title = _text(data, "title", limit=200, required=False) or ""
+        options = conversation_options(data, user=request.user)
+        conversation = conversation_services.conversation_create(
+            owner=request.user, title=title, **options
+        )
         return JsonResponse(conversation_summary(conversation), status=201)
     mine = selectors.conversation_list(user=request.user)
     return JsonResponse({"conversations": [conversation_summary(c) for c in mine]})
@@ -92,8 +98,11 @@ def conversations(request: HttpRequest) -> JsonResponse:
 def conversation(request: HttpRequest, conversation_id: Any) -> HttpResponse:
     item = _conversation(request, conversation_id)
     if request.method == "PATCH":
-        title = _text(_body(request), "title", limit=200, required=True) or ""
-        conversation_services.conversation_rename(conversation=item, title=title)
+        data = _body(request)
+        changes = conversation_options(data, user=request.user)
+        if "title" in data or not changes:
+            changes["title"] = _text(data, "title", limit=200, required=True) or ""
+        conversation_services.conversation_update(conversation=item, **changes)
     elif request.method == "DELETE":
         try:
             conversation_services.conversation_delete(conversation=item)
@@ -110,9 +119,16 @@ def turns(request: HttpRequest, conversation_id: Any) -> JsonResponse:
     item = _conversation(request, conversation_id)
     data = _body(request)
     text = _text(data, "input", limit=settings.CHAT_MAX_INPUT_CHARS, required=True) or ""
-    model = _text(data, "model", limit=100, required=False) or settings.DEFAULT_MODEL
+    model = _text(data, "model", limit=100, required=False) or item.model or model_default()
     try:
-        turn = turn_services.turn_start(conversation=item, text=text, model=model)
+        model_check(model)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    files = selectors.uploads_get(ids=attachment_ids(data), user=request.user)
+    try:
+        turn = turn_services.turn_start(
+            conversation=item, text=text, model=model, attachments=files
+        )
     except turn_services.TurnConflict as exc:
         return error(409, str(exc))
     except turn_services.LimitExceeded as exc:
@@ -138,14 +154,4 @@ def turn_cancel(request: HttpRequest, turn_id: Any) -> JsonResponse:
 @require_http_methods(["GET"])
 @api
 def models(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"models": _offered_models(), "default": settings.DEFAULT_MODEL})
-
-
-def _offered_models() -> list[str]:
-    """A real upstream: the configured default (any model name may still be posted).
-    The built-in simulator: one model per scenario."""
-    if settings.OPENAI_BASE_URL or settings.OPENAI_API_KEY:
-        return [settings.DEFAULT_MODEL]
-    from streaming.simulator.scenarios import SCENARIOS
-
-    return [f"sim-{name}" for name in SCENARIOS]
+    return JsonResponse({"models": models_offered(), "default": model_default()})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streaming.models import Conversation, Turn
+from streaming.models import Conversation, Preset, Turn, Upload
 
 
 def conversation_summary(conversation: Conversation) -> dict[str, Any]:
@@ -13,6 +13,12 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
         "title": conversation.title,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
+        "model": conversation.model,
+        "instructions": conversation.instructions,
+        "reasoning_effort": conversation.reasoning_effort or None,
+        "verbosity": conversation.verbosity or None,
+        "preset": conversation.preset_id,
+        "preset_name": conversation.preset.name if conversation.preset_id else None,
     }
 
 
@@ -22,6 +28,10 @@ def turn_json(turn: Turn) -> dict[str, Any]:
         "conversation": str(turn.conversation_id),
         "status": turn.status,
         "model": turn.model,
+        "instructions": turn.instructions,
+        "reasoning_effort": turn.reasoning_effort or None,
+        "verbosity": turn.verbosity or None,
+        "attachments": [upload_json(u) for u in turn.attachments.all()],
         "input": turn.input,
         "output_text": turn.output_text,
         "output": turn.output,
@@ -35,3 +45,25 @@ def turn_json(turn: Turn) -> dict[str, Any]:
 
 def turn_socket_path(turn: Turn) -> str:
     return f"/ws/turns/{turn.id}/"
+
+
+def upload_json(upload: Upload) -> dict[str, Any]:
+    return {
+        "id": str(upload.id),
+        "name": upload.name,
+        "size": upload.size,
+        "content_type": upload.content_type,
+        "url": f"/api/files/{upload.id}",
+    }
+
+
+def preset_json(preset: Preset) -> dict[str, Any]:
+    return {
+        "id": preset.pk,
+        "name": preset.name,
+        "description": preset.description,
+        "model": preset.model,
+        "instructions": preset.instructions,
+        "reasoning_effort": preset.reasoning_effort or None,
+        "tools": preset.tools,
+    }

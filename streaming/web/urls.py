@@ -14,6 +14,15 @@ urlpatterns = [
     path("api/models", views.models),
 ]
 
+# Attachments and presets (streaming/web/files.py).
+from streaming.web import files  # noqa: E402
+
+urlpatterns += [
+    path("api/files", files.files),
+    path("api/files/<uuid:upload_id>", files.file_content),
+    path("api/presets", files.presets),
+]
+
 # Health and metrics (streaming/web/health.py): for load balancers and Prometheus.
 from streaming.web import health  # noqa: E402
 

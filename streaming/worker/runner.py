@@ -28,6 +28,7 @@ from streaming.services import moderation
 from streaming.services import turns as services
 from streaming.tools.functions import tool_call, tool_schemas
 from streaming.upstream.client import UpstreamConfig, UpstreamError, make_client, stream_response
+from streaming.upstream.options import request_options
 from streaming.worker import history
 
 MAX_TOOL_ROUNDS = 8
@@ -111,6 +112,12 @@ class TurnRun:
 
     def _body(self, items: list[dict[str, Any]], previous_id: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.turn.model, "input": items, "tools": tool_schemas()}
+        turn = self.turn
+        body |= request_options(
+            instructions=turn.instructions,
+            reasoning_effort=turn.reasoning_effort,
+            verbosity=turn.verbosity,
+        )
         if previous_id:
             body["previous_response_id"] = previous_id
         return body

@@ -136,9 +136,17 @@ async def test_the_next_turn_sends_the_conversation_so_far(relay: Relay) -> None
 
     items, previous = await sync_to_async(input_for)(second)
     assert previous is None
-    assert items[0] == {"role": "user", "content": first.input}
-    assert items[1] == {"role": "assistant", "content": first.output_text}
-    assert items[2]["content"] == second.input
+    assert items[0] == {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": first.input}],
+    }
+    assert items[1] == {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": first.output_text, "annotations": []}],
+    }
+    assert items[2]["content"] == [{"type": "input_text", "text": second.input}]
 
 
 async def test_a_function_call_runs_the_tool_and_streams_on(relay: Relay) -> None:
