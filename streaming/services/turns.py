@@ -46,11 +46,19 @@ class LimitExceeded(Exception):
         self.retry_after = retry_after
 
 
-def turn_start(*, conversation: Conversation, text: str, model: str) -> Turn:
+def turn_start(
+    *, conversation: Conversation, text: str, model: str, tools: list[str] | None = None
+) -> Turn:
+    """`tools`: the catalogue names the turn offers the model (checked by the caller);
+    None: the owner's defaults."""
+    if tools is None:
+        tools = selectors.tool_names_default(user=conversation.owner)
     try:
         with transaction.atomic():
             _check_limits(conversation.owner_id)
-            turn = Turn.objects.create(conversation=conversation, input=text, model=model)
+            turn = Turn.objects.create(
+                conversation=conversation, input=text, model=model, tools=tools
+            )
             if not conversation.title:
                 conversation.title = _title_from(text)
             conversation.save(update_fields=["title", "updated_at"])

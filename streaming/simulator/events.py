@@ -33,6 +33,8 @@ class IdMaker:
 
 
 def _tool_echo(tool: dict[str, Any]) -> dict[str, Any]:
+    if tool.get("type") == "mcp":  # as OpenAI does: the credentials are not echoed
+        return {k: v for k, v in tool.items() if k not in ("headers", "authorization")}
     if tool.get("type") != "function":
         return tool
     return {

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streaming.simulator import texts
+from streaming.simulator import tools as sim_tools
 from streaming.simulator.events import Event, IdMaker, ResponseBuilder
 from streaming.simulator.params import Params
 
@@ -85,13 +86,27 @@ def reasoning(ctx: Context) -> None:
 
 
 def _calls(ctx: Context, count: int) -> None:
+    """`count` calls to the request's functions (the first ones, repeated if it offers
+    fewer); plain text when it offers none, or after a round trip, the outputs quoted."""
     outputs = _tool_outputs(ctx.request)
     if outputs:
         ctx.out.message(ctx.deltas(texts.quote_outputs(outputs)))
         return
-    for city in ctx.rng.sample(texts.CITIES, count):
-        arguments = json.dumps({"location": city, "unit": "celsius"}, separators=(",", ":"))
-        ctx.out.function_call("get_weather", chunks(arguments))
+    functions = sim_tools.offered(ctx.request, "function")
+    if not functions:
+        ctx.out.message(ctx.deltas(texts.NO_TOOLS))
+        return
+    query = texts.query_from(ctx.request, "streaming")
+    made: set[tuple[Any, str]] = set()
+    for number in range(count):
+        tool = functions[number % len(functions)]
+        arguments = sim_tools.arguments_for(tool, ctx.rng, query)
+        for _ in range(5):  # the same function twice: with other arguments
+            if (tool.get("name"), arguments) not in made:
+                break
+            arguments = sim_tools.arguments_for(tool, ctx.rng, query)
+        made.add((tool.get("name"), arguments))
+        ctx.out.function_call(str(tool.get("name")), chunks(arguments))
 
 
 def function_call(ctx: Context) -> None:
@@ -194,8 +209,10 @@ def _nothing(ctx: Context) -> None:
 SCENARIOS: dict[str, Scenario] = {
     "markdown": Scenario(markdown, "headings, a list, a table and a fenced code block"),
     "reasoning": Scenario(reasoning, "a reasoning item with a streamed summary, then text"),
-    "function-call": Scenario(function_call, "one get_weather call; text after its output"),
-    "parallel-calls": Scenario(parallel_calls, "two get_weather calls in one response"),
+    "function-call": Scenario(
+        function_call, "one call to the first function offered; text after its output"
+    ),
+    "parallel-calls": Scenario(parallel_calls, "two function calls in one response"),
     "file-search": Scenario(file_search, "file_search_call, then text with file citations"),
     "web-search": Scenario(web_search, "web_search_call, then text with url citations"),
     "code-interpreter": Scenario(code_interpreter, "code_interpreter_call with logs, then text"),

@@ -28,6 +28,7 @@ _LANGUAGES = ("python", "javascript", "bash")
 
 CITIES = ["Paris, France", "Tokyo, Japan", "Lima, Peru", "Oslo, Norway", "Nairobi, Kenya"]
 
+NO_TOOLS = "I have no tools to call for this, so here is my answer from what I know."
 REFUSAL = "I'm sorry, but I can't help with that request."
 SERVER_ERROR = (
     "The server had an error while processing your request. Sorry about that! "

@@ -15,7 +15,12 @@ from streaming import selectors
 from streaming.models import Conversation, Turn
 from streaming.services import conversations as conversation_services
 from streaming.services import turns as turn_services
-from streaming.web.serializers import conversation_summary, turn_json, turn_socket_path
+from streaming.web.serializers import (
+    conversation_summary,
+    tool_choice_json,
+    turn_json,
+    turn_socket_path,
+)
 
 
 class BadInput(Exception):
@@ -111,8 +116,9 @@ def turns(request: HttpRequest, conversation_id: Any) -> JsonResponse:
     data = _body(request)
     text = _text(data, "input", limit=settings.CHAT_MAX_INPUT_CHARS, required=True) or ""
     model = _text(data, "model", limit=100, required=False) or settings.DEFAULT_MODEL
+    tools = _tool_names(request, data)
     try:
-        turn = turn_services.turn_start(conversation=item, text=text, model=model)
+        turn = turn_services.turn_start(conversation=item, text=text, model=model, tools=tools)
     except turn_services.TurnConflict as exc:
         return error(409, str(exc))
     except turn_services.LimitExceeded as exc:
@@ -120,6 +126,27 @@ def turns(request: HttpRequest, conversation_id: Any) -> JsonResponse:
         response["Retry-After"] = str(exc.retry_after)
         return response
     return JsonResponse({"id": str(turn.id), "ws": turn_socket_path(turn)}, status=202)
+
+
+def _tool_names(request: HttpRequest, data: dict[str, Any]) -> list[str] | None:
+    """The turn's `tools`: absent means the user's defaults; a name the user may not use
+    is a 400 naming it (another group's tool looks like one that does not exist)."""
+    names = data.get("tools")
+    if names is None:
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise BadInput("'tools' must be a list of tool names")
+    refused = selectors.tool_names_check(user=request.user, names=names)
+    if refused is not None:
+        raise BadInput(f"no tool named {refused!r}")
+    return list(dict.fromkeys(names))
+
+
+@require_http_methods(["GET"])
+@api
+def tools(request: HttpRequest) -> JsonResponse:
+    entries = selectors.tool_entries_for(user=request.user)
+    return JsonResponse({"tools": [tool_choice_json(entry) for entry in entries]})
 
 
 @require_http_methods(["GET"])

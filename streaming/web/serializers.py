@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streaming.models import Conversation, Turn
+from streaming.models import Conversation, ToolEntry, Turn
 
 
 def conversation_summary(conversation: Conversation) -> dict[str, Any]:
@@ -28,6 +28,7 @@ def turn_json(turn: Turn) -> dict[str, Any]:
         "usage": turn.usage,
         "timings": turn.timings,
         "error": turn.error or None,
+        "tools": turn.tools,
         "created_at": turn.created_at.isoformat(),
         "ws": turn_socket_path(turn),
     }
@@ -35,3 +36,7 @@ def turn_json(turn: Turn) -> dict[str, Any]:
 
 def turn_socket_path(turn: Turn) -> str:
     return f"/ws/turns/{turn.id}/"
+
+
+def tool_choice_json(entry: ToolEntry) -> dict[str, Any]:
+    return {"name": entry.name, "label": entry.label, "kind": entry.kind, "default": entry.default}

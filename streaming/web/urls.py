@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/turns/<uuid:turn_id>", views.turn),
     path("api/turns/<uuid:turn_id>/cancel", views.turn_cancel),
     path("api/models", views.models),
+    path("api/tools", views.tools),
 ]
 
 # Health and metrics (streaming/web/health.py): for load balancers and Prometheus.

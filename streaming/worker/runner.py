@@ -11,6 +11,7 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
+from streaming import selectors
 from streaming.eventlog.store import LeaseLost, db
 from streaming.eventlog.writer import LogWriter
 from streaming.logs import turn_logger
@@ -26,7 +27,8 @@ from streaming.protocol.fold import TurnFold
 from streaming.protocol.statuses import FinalStatus
 from streaming.services import moderation
 from streaming.services import turns as services
-from streaming.tools.functions import tool_call, tool_schemas
+from streaming.tools import catalogue
+from streaming.tools.functions import caller_set, tool_call
 from streaming.upstream.client import UpstreamConfig, UpstreamError, make_client, stream_response
 from streaming.worker import history
 
@@ -49,6 +51,7 @@ class TurnRun:
         self.gate = holdback.gate_for(self.writer, client=client)  # None unless mode is hold
         self.task: asyncio.Task[None] | None = None
         self.stop_status = "cancelled"
+        self.tools = catalogue.TurnTools()
 
     def cancel(self, status: str = "cancelled") -> None:
         self.stop_status = status
@@ -86,6 +89,11 @@ class TurnRun:
 
     async def _converse(self) -> tuple[str, str]:
         config = UpstreamConfig.from_settings()
+        try:
+            self.tools = await db(_turn_tools, self.turn)
+        except (catalogue.MissingSecret, catalogue.plugins.PluginError) as exc:
+            self.writer.add_model(RelayError(kind="config", message=str(exc)))
+            return "failed", str(exc)
         items, previous_id = await db(history.input_for, self.turn)
         own = make_client(config) if self.client is None else None
         async with own or contextlib.nullcontext():
@@ -110,7 +118,9 @@ class TurnRun:
         return "failed", f"stopped after {MAX_TOOL_ROUNDS} tool rounds"
 
     def _body(self, items: list[dict[str, Any]], previous_id: str | None) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.turn.model, "input": items, "tools": tool_schemas()}
+        body: dict[str, Any] = {"model": self.turn.model, "input": items}
+        if self.tools.request:
+            body["tools"] = self.tools.request
         if previous_id:
             body["previous_response_id"] = previous_id
         return body
@@ -169,8 +179,10 @@ class TurnRun:
     async def _run_tools(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run the calls at once, off the loop; log each output and keep it in the turn's
         output, as the item the next request sends, in the order of the calls."""
+        caller_set(self.turn.conversation.owner_id)  # this task's context, and the calls'
+        functions = self.tools.functions
         results = await asyncio.gather(
-            *(tool_call(call.get("name", ""), call.get("arguments", "")) for call in calls)
+            *(tool_call(c.get("name", ""), c.get("arguments", ""), functions) for c in calls)
         )
         outputs = []
         for call, result in zip(calls, results, strict=True):
@@ -186,6 +198,11 @@ class TurnRun:
         await services.turn_finish(
             writer=self.writer, turn=self.turn, fold=self.fold, status=final, error=error
         )
+
+
+def _turn_tools(turn: Turn) -> catalogue.TurnTools:
+    rows = selectors.tool_entries_named(names=list(turn.tools or []))
+    return catalogue.turn_tools([selectors.tool_entry_as_entry(row) for row in rows])
 
 
 def _outcome(acc: Accumulator) -> tuple[str, str]:
