@@ -1,5 +1,6 @@
 // Page wiring for the chat page: sidebar, composer and the conversation.
 import { Composer } from "./composer.js";
+import { ToolToggles } from "./tools.js";
 import { Conversation } from "./conversation.js";
 import { Sidebar } from "./sidebar.js";
 
@@ -47,6 +48,7 @@ function main() {
     sendButton: $("send-button"),
     stopButton: $("stop-button"),
     modelSelect: $("model-select"),
+    toolToggles: new ToolToggles($("tool-toggles")),
     errorEl: $("composer-error"),
     onSend: (text, model) => conversation.send(text, model),
     onStop: () => conversation.stop(),

@@ -43,6 +43,8 @@ export class Conversation {
       if (isTerminal(turn.status)) view.loadTurn(turn);
       else this.#stream(view, turn.ws || `/ws/turns/${turn.id}/`);
     }
+    const last = (data.turns || []).at(-1);
+    if (last) this.composer.rememberTools?.(last.tools);
     this.#showEmpty(!(data.turns || []).length);
     this.#follow(true);
   }
@@ -56,6 +58,8 @@ export class Conversation {
     try {
       if (!this.id) await this.#create(text);
       const body = model ? { input: text, model } : { input: text };
+      const tools = this.composer.tools;
+      if (tools) body.tools = tools;
       const turn = await api("POST", `/api/conversations/${this.id}/turns`, body);
       this.#showEmpty(false);
       const view = this.#addView(turn.id, text);
