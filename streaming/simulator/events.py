@@ -130,6 +130,13 @@ class ResponseBuilder:
     def error(self, code: str, message: str) -> Event:
         return self.emit("error", code=code, message=message, param=None)
 
+    def item_added(self, item: dict[str, Any]) -> int:
+        """Open an output item (for item kinds built outside this class); its index."""
+        return self._added(item)
+
+    def item_done(self, index: int, item: dict[str, Any]) -> None:
+        self._done(index, item)
+
     def _added(self, item: dict[str, Any]) -> int:
         index = len(self.output)
         self.emit("response.output_item.added", output_index=index, item=copy.deepcopy(item))

@@ -347,3 +347,45 @@ def test_every_scenario_and_parameter_is_documented():
         assert f"`{name}`" in docs, name
     for name in Params.__dataclass_fields__:
         assert f"`{name}`" in docs, name
+
+
+DOCS_MCP = {"type": "mcp", "server_label": "docs", "server_url": "https://docs.example.test/mcp"}
+
+
+def test_mcp_lists_tools_then_asks_for_approval_and_ends_the_response():
+    """As the recorded streams show: `mcp_list_tools`, then an `mcp_approval_request` (with
+    the server, tool and arguments) as the response's last item."""
+    events = events_of("mcp", {"tools": [{**DOCS_MCP, "require_approval": "always"}]})
+    listed, request = fold(events)
+    assert listed["type"] == "mcp_list_tools" and listed["tools"][0]["name"] == "search_docs"
+    assert request["type"] == "mcp_approval_request" and request["server_label"] == "docs"
+    assert json.loads(request["arguments"]) == {"query": "hello"}
+    assert events[-1]["type"] == "response.completed"
+
+
+def test_mcp_calls_at_once_when_no_approval_is_required():
+    events = events_of("mcp", {"tools": [{**DOCS_MCP, "require_approval": "never"}]})
+    listed, call, message = fold(events)
+    assert listed["type"] == "mcp_list_tools"
+    assert call["type"] == "mcp_call" and call["status"] == "completed" and call["output"]
+    deltas = [e["delta"] for e in events if e["type"] == "response.mcp_call_arguments.delta"]
+    assert "".join(deltas) == call["arguments"]
+    assert message["type"] == "message"
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_mcp_after_an_approval_response_calls_or_says_it_did_not(approve):
+    answer = {"type": "mcp_approval_response", "approval_request_id": "mcpr_1", "approve": approve}
+    items = [{"role": "user", "content": "find it"}, answer]
+    output = fold(events_of("mcp", {"tools": [DOCS_MCP], "input": items}))
+    kinds = [item["type"] for item in output]
+    if approve:
+        assert kinds == ["mcp_call", "message"]
+        assert output[0]["approval_request_id"] == "mcpr_1"
+    else:
+        assert kinds == ["message"]
+        assert "did not approve" in output[0]["content"][0]["text"]
+
+
+def test_mcp_without_a_server_offered_answers_in_plain_text():
+    assert [item["type"] for item in fold(events_of("mcp", {"tools": []}))] == ["message"]
