@@ -106,6 +106,10 @@ def turn_cancel(*, turn: Turn) -> None:
         updated = Turn.objects.filter(pk=turn.pk, status__in=TURN_ACTIVE).update(
             cancel_requested=True
         )
+        # A turn waiting on approvals has no worker: queue it, and the one woken ends it.
+        Turn.objects.filter(pk=turn.pk, status=Turn.Status.WAITING).update(
+            status=Turn.Status.QUEUED
+        )
         turn.refresh_from_db(fields=["lease_owner", "status"])
         if updated and turn.lease_owner:
             owner = turn.lease_owner

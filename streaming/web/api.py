@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from streaming import selectors
 from streaming.models import Conversation, Turn
+from streaming.services import approvals as approval_services
 from streaming.services import conversations as conversation_services
 from streaming.services import turns as turn_services
 from streaming.web.serializers import (
@@ -160,6 +161,24 @@ def turn(request: HttpRequest, turn_id: Any) -> JsonResponse:
 def turn_cancel(request: HttpRequest, turn_id: Any) -> JsonResponse:
     turn_services.turn_cancel(turn=_turn(request, turn_id))
     return JsonResponse({"status": "cancelling"}, status=202)
+
+
+@require_http_methods(["POST"])
+@api
+def turn_approvals(request: HttpRequest, turn_id: Any) -> JsonResponse:
+    """The owner's answer to one MCP approval request of a `waiting` turn."""
+    turn = _turn(request, turn_id)
+    data = _body(request)
+    request_id = _text(data, "approval_request_id", limit=200, required=True) or ""
+    if not isinstance(data.get("approve"), bool):
+        raise BadInput("'approve' must be true or false")
+    try:
+        approval_services.turn_approve(
+            turn=turn, approval_request_id=request_id, approve=data["approve"]
+        )
+    except approval_services.NotPending as exc:
+        return error(409, str(exc))
+    return JsonResponse({"status": "accepted"}, status=202)
 
 
 @require_http_methods(["GET"])

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/turns/<uuid:turn_id>/cancel", views.turn_cancel),
     path("api/models", views.models),
     path("api/tools", views.tools),
+    path("api/turns/<uuid:turn_id>/approvals", views.turn_approvals),
 ]
 
 # Health and metrics (streaming/web/health.py): for load balancers and Prometheus.

@@ -25,12 +25,13 @@ from streaming.protocol.events import (
 )
 from streaming.protocol.fold import TurnFold
 from streaming.protocol.statuses import FinalStatus
+from streaming.services import approvals as approval_services
 from streaming.services import moderation
 from streaming.services import turns as services
 from streaming.tools import catalogue
 from streaming.tools.functions import caller_set, tool_call
 from streaming.upstream.client import UpstreamConfig, UpstreamError, make_client, stream_response
-from streaming.worker import history
+from streaming.worker import approvals, history
 
 MAX_TOOL_ROUNDS = 8
 
@@ -65,6 +66,8 @@ class TurnRun:
         self.task = asyncio.current_task()
         try:
             if self.turn.cancel_requested:
+                if self.turn.output:  # stopped while waiting on approvals: keep what streamed
+                    await self._rebuild()
                 status, error = "cancelled", "cancelled before it started"
             else:
                 status, error = await self._converse()
@@ -95,6 +98,8 @@ class TurnRun:
             self.writer.add_model(RelayError(kind="config", message=str(exc)))
             return "failed", str(exc)
         items, previous_id = await db(history.input_for, self.turn)
+        if self.turn.approvals:  # back from waiting: the approvals answer the last response
+            items, previous_id = await self._resume(items)
         own = make_client(config) if self.client is None else None
         async with own or contextlib.nullcontext():
             client = own or self.client
@@ -108,6 +113,8 @@ class TurnRun:
                     return "failed", self.fold.error
                 outcome = _outcome(acc)
                 calls = [i for i in acc.output if i.get("type") == "function_call"]
+                if outcome[0] == "completed" and not calls and approvals.pending_ids(acc.output):
+                    return "waiting", ""
                 if outcome[0] != "completed" or not calls:
                     return outcome
                 outputs = await self._run_tools(calls)
@@ -116,6 +123,22 @@ class TurnRun:
                 else:
                     items = items + acc.output + outputs
         return "failed", f"stopped after {MAX_TOOL_ROUNDS} tool rounds"
+
+    async def _rebuild(self) -> None:
+        rows = await db(selectors.turn_log_rows, turn=self.turn)
+        self.fold = TurnFold.from_log(rows)
+        self.writer.next_seq = len(rows)
+
+    async def _resume(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | None]:
+        """The turn so far, rebuilt from its log, and the owner's answers to send."""
+        await self._rebuild()
+        last = self.fold.requests[-1].output if self.fold.requests else []
+        answers = approvals.responses(last, self.turn.approvals)
+        if self.fold.tool_outputs:
+            self.fold.tool_outputs[-1].extend(answers)
+        if settings.RELAY_PREVIOUS_RESPONSE_ID and self.fold.response_ids:
+            return answers, self.fold.response_ids[-1]
+        return items + self.fold.output, None
 
     def _body(self, items: list[dict[str, Any]], previous_id: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.turn.model, "input": items}
@@ -192,6 +215,9 @@ class TurnRun:
         return outputs
 
     async def _finish(self, status: str, error: str) -> None:
+        if status == "waiting":
+            await approval_services.turn_wait(writer=self.writer, turn=self.turn, fold=self.fold)
+            return
         # `run` ends every path in a final status (`lease_lost` never gets here);
         # RelayTurnDone validates it again.
         final = cast(FinalStatus, status)
@@ -241,4 +267,6 @@ async def turn_run(
         await run.run()
     finally:
         runs.pop(str(turn.pk), None)
+    if turn.status == Turn.Status.WAITING:  # checked once it ends
+        return
     await moderation.turn_moderate(turn_id=turn.pk, client=client)
