@@ -3,6 +3,7 @@ defaults, a turn sent with exactly the ones left on, and a conversation remember
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -42,3 +43,44 @@ def test_a_turn_carries_the_tools_left_on_and_the_conversation_remembers_them(pa
     assert not page.is_checked("#tool-toggles input[value=current_time]")
     assert page.is_checked("#tool-toggles input[value=search_conversations]")
     assert page.errors == []
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_an_mcp_approval_is_answered_in_the_page_and_the_turn_streams_on(
+    browser, served_app: ServedApp, tmp_path, approve
+) -> None:
+    """The turn waits with an approval card (server, tool, arguments); Approve or Deny
+    sends the answer, and the same turn goes on to its end (a call, or a message only)."""
+    app = served_app.start()
+    docs = {
+        "type": "mcp",
+        "server_label": "docs",
+        "server_url": "https://docs.example.test/mcp",
+        "require_approval": "always",
+    }
+    catalogue = tmp_path / "tools.json"
+    catalogue.write_text(
+        json.dumps([{"name": "docs", "label": "Docs", "default": True, "tool": docs}])
+    )
+    app.manage("tools", "import", str(catalogue))
+    page = new_page(browser, app)
+    try:
+        page.locator("#tool-toggles input[value=docs]").wait_for()
+        assert page.is_checked("#tool-toggles input[value=docs]")
+        turn_id = send(page, "Find the event log [sim:mcp tps=0]")
+        card = page.locator(
+            f"article.turn[data-turn-id='{turn_id}'] .card", has_text="MCP approval requested"
+        )
+        button = card.get_by_role("button", name="Approve" if approve else "Deny")
+        button.wait_for()
+        assert "docs" in card.inner_text() and "search_docs" in card.inner_text()
+        assert stored_turn(page, turn_id)["status"] == "waiting"
+        button.click()
+        assert wait_done(page, turn_id) == "completed"
+        stored = stored_turn(page, turn_id)
+        kinds = [item["type"] for item in stored["output"]]
+        assert ("mcp_call" in kinds) is approve
+        assert kinds[-1] == "message"
+        assert page.errors == []
+    finally:
+        page.context.close()
