@@ -9,3 +9,4 @@ class StreamingConfig(AppConfig):
         # The review admin lives in its own package (streaming/review/); Django's
         # autodiscovery looks only for `streaming.admin`.
         from streaming.review import admin, presets  # noqa: F401
+        from streaming.tools import admin as tools_admin  # noqa: F401

@@ -53,6 +53,7 @@ class Turn(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
         STREAMING = "streaming"
+        WAITING = "waiting"
         COMPLETED = "completed"
         INCOMPLETE = "incomplete"
         FAILED = "failed"
@@ -75,6 +76,11 @@ class Turn(models.Model):
     usage = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     anomalies = models.JSONField(default=list, blank=True)
+    # The catalogue names chosen for the turn (streaming/tools/catalogue.py), and the answers
+    # to its MCP approval requests (`{approval_request_id: approve}`) while it waits.
+    tools = models.JSONField(default=list, blank=True)
+    approvals = models.JSONField(default=dict, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
 
     # Moderation (streaming/moderation/moderators.py): "" until checked after the turn ends.
     flagged = models.BooleanField(default=False, db_index=True)
@@ -235,3 +241,32 @@ class Preset(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ToolEntry(models.Model):
+    """A tool staff turned on (streaming/tools/catalogue.py): a Responses API tool object
+    sent as it is, or a function plug-in named `package.module:callable`. Secrets are not
+    stored: a header's value is `env:NAME`, read from the environment when a turn runs."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    label = models.CharField(max_length=100)
+    default = models.BooleanField(default=False, help_text="On for new turns.")
+    enabled = models.BooleanField(default=True)
+    groups = models.ManyToManyField(
+        "auth.Group",
+        blank=True,
+        related_name="+",
+        help_text="Only members of these groups may use it; none: everybody.",
+    )
+    tool = models.JSONField(null=True, blank=True, help_text="A Responses API tool object.")
+    function = models.CharField(max_length=200, blank=True, help_text="package.module:callable")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def kind(self) -> str:
+        return "function" if self.function else str((self.tool or {}).get("type", ""))

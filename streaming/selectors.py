@@ -10,11 +10,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from streaming.models import Conversation, ModerationStatus, TranscriptView, Turn, TurnEvent
+from streaming.models import (
+    Conversation,
+    ModerationStatus,
+    ToolEntry,
+    TranscriptView,
+    Turn,
+    TurnEvent,
+)
 from streaming.protocol.statuses import TURN_ACTIVE, TURN_FINAL
+from streaming.tools.catalogue import Entry
 
 # How many ids one sweep takes at a time; the next sweep takes the rest.
 SWEEP_BATCH = 100
@@ -119,3 +127,68 @@ def uploads_get(*, ids: list[Any], user: Any) -> list[Any]:
     if len(found) < len(set(ids)):
         raise Upload.DoesNotExist
     return [found[i] for i in ids]
+def turns_search(*, user_id: Any, words: list[str], limit: int) -> list[dict[str, Any]]:
+    """The user's finished turns whose input or answer holds every word, newest first (a
+    plain query until the app has a search index)."""
+    found = Turn.objects.filter(conversation__owner_id=user_id, status__in=TURN_FINAL)
+    for word in words:
+        found = found.filter(Q(input__icontains=word) | Q(output_text__icontains=word))
+    rows = found.order_by("-created_at").values(
+        "conversation_id", "conversation__title", "input", "output_text", "created_at"
+    )[:limit]
+    return [
+        {
+            "conversation": str(row["conversation_id"]),
+            "title": row["conversation__title"],
+            "message": row["input"][:500],
+            "answer": row["output_text"][:1000],
+            "at": row["created_at"].isoformat(),
+        }
+        for row in rows
+    ]
+
+
+def tool_entries_for(*, user: Any) -> list[ToolEntry]:
+    """The enabled catalogue entries the user may use: those without groups, and those of a
+    group the user is in."""
+    mine = ToolEntry.objects.filter(enabled=True).prefetch_related("groups")
+    group_ids = set(user.groups.values_list("pk", flat=True))
+    return [e for e in mine if not e.groups.all() or group_ids & {g.pk for g in e.groups.all()}]
+
+
+def tool_names_default(*, user: Any, preset: Any = None) -> list[str]:
+    """A new turn's tools: its preset's (those the user may use), or the catalogue's defaults."""
+    mine = tool_entries_for(user=user)
+    if preset is not None and preset.tools:
+        allowed = {entry.name for entry in mine}
+        return [name for name in preset.tools if name in allowed]
+    return [entry.name for entry in mine if entry.default]
+
+
+def tool_names_check(*, user: Any, names: list[str]) -> str | None:
+    """The first name the user may not use (unknown, disabled or of other groups), or None."""
+    allowed = {entry.name for entry in tool_entries_for(user=user)}
+    return next((name for name in names if name not in allowed), None)
+
+
+def tool_entries_named(*, names: list[str]) -> list[ToolEntry]:
+    """The enabled entries of these names, in that order (a name gone since is skipped)."""
+    found = {e.name: e for e in ToolEntry.objects.filter(name__in=names, enabled=True)}
+    return [found[n] for n in names if n in found]
+
+
+def tool_entry_as_entry(row: ToolEntry) -> Entry:
+    return Entry(
+        name=row.name,
+        label=row.label,
+        default=row.default,
+        enabled=row.enabled,
+        groups=tuple(sorted(g.name for g in row.groups.all())),
+        tool=row.tool,
+        function=row.function,
+    )
+
+
+def tool_entries_all() -> list[Entry]:
+    """Every catalogue entry, as the export writes it."""
+    return [tool_entry_as_entry(r) for r in ToolEntry.objects.prefetch_related("groups")]

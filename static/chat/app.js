@@ -1,6 +1,7 @@
 // Page wiring for the chat page: sidebar, composer and the conversation.
 import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
+import { ToolToggles } from "./tools.js";
 import { Conversation } from "./conversation.js";
 import { Sidebar } from "./sidebar.js";
 
@@ -58,6 +59,7 @@ function main() {
     sendButton: $("send-button"),
     stopButton: $("stop-button"),
     modelSelect: $("model-select"),
+    toolToggles: new ToolToggles($("tool-toggles")),
     errorEl: $("composer-error"),
     onSend: (text, model, files) => conversation.send(text, model, files),
     onStop: () => conversation.stop(),

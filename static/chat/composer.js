@@ -6,8 +6,8 @@ import { h } from "./dom.js";
 const MODEL_KEY = "chat.model";
 
 export class Composer {
-  constructor({ form, textarea, sendButton, stopButton, modelSelect, effortSelect, instructions, attachments, errorEl, onSend, onStop }) {
-    Object.assign(this, { form, textarea, sendButton, stopButton, modelSelect, effortSelect, instructions, attachments, errorEl, onSend, onStop });
+  constructor({ form, textarea, sendButton, stopButton, modelSelect, effortSelect, instructions, attachments, errorEl, onSend, onStop, toolToggles = null }) {
+    Object.assign(this, { form, textarea, sendButton, stopButton, modelSelect, effortSelect, instructions, attachments, errorEl, onSend, onStop, toolToggles });
     this.reasoning = new Set();
     this.busy = false;
     this.sending = false;
@@ -44,6 +44,15 @@ export class Composer {
     } catch {
       this.modelSelect.closest(".model-picker").hidden = true;
     }
+  }
+
+  /** The tool names chosen for the next turn (undefined: the server's defaults). */
+  get tools() {
+    return this.toolToggles?.names;
+  }
+
+  rememberTools(names) {
+    this.toolToggles?.remember(names);
   }
 
   get model() {

@@ -45,6 +45,8 @@ export class Conversation {
       if (isTerminal(turn.status)) view.loadTurn(turn);
       else this.#stream(view, turn.ws || `/ws/turns/${turn.id}/`);
     }
+    const last = (data.turns || []).at(-1);
+    if (last) this.composer.rememberTools?.(last.tools);
     this.#showEmpty(!(data.turns || []).length);
     this.#follow(true);
   }
@@ -60,6 +62,8 @@ export class Conversation {
       await this.#saveOptions();
       const body = model ? { input: text, model } : { input: text };
       if (files.length) body.attachments = files.map((f) => f.id);
+      const tools = this.composer.tools;
+      if (tools) body.tools = tools;
       const turn = await api("POST", `/api/conversations/${this.id}/turns`, body);
       this.#showEmpty(false);
       const view = this.#addView(turn.id, text, files);

@@ -13,9 +13,9 @@ from typing import Any, Literal, get_args
 
 from streaming.protocol.socket import socket_constants
 
-# A turn waiting for a worker, or being streamed by one: the database allows one such turn
-# per conversation.
-ActiveStatus = Literal["queued", "streaming"]
+# A turn waiting for a worker, being streamed by one, or waiting for its owner to approve
+# MCP tool calls (no worker held): the database allows one such turn per conversation.
+ActiveStatus = Literal["queued", "streaming", "waiting"]
 # How a turn ended; `relay.turn.done` carries one of these, and nothing follows it.
 FinalStatus = Literal["completed", "incomplete", "failed", "cancelled", "interrupted"]
 # The upstream events after which a response streams nothing more (`error` may still be

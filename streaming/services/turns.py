@@ -47,9 +47,18 @@ class LimitExceeded(Exception):
 
 
 def turn_start(
-    *, conversation: Conversation, text: str, model: str, attachments: list[Any] = ()
+    *,
+    conversation: Conversation,
+    text: str,
+    model: str,
+    attachments: list[Any] = (),
+    tools: list[str] | None = None,
 ) -> Turn:
-    """Start a turn with the conversation's instructions, reasoning effort and verbosity."""
+    """Start a turn with the conversation's instructions, reasoning effort and verbosity.
+    `tools`: the catalogue names the turn offers the model (checked by the caller); None:
+    the conversation's preset's tools, or else the owner's defaults."""
+    if tools is None:
+        tools = selectors.tool_names_default(user=conversation.owner, preset=conversation.preset)
     try:
         with transaction.atomic():
             _check_limits(conversation.owner_id)
@@ -60,6 +69,7 @@ def turn_start(
                 instructions=conversation.instructions,
                 reasoning_effort=conversation.reasoning_effort,
                 verbosity=conversation.verbosity,
+                tools=tools,
             )
             if attachments:
                 turn.attachments.set(attachments)
@@ -109,6 +119,10 @@ def turn_cancel(*, turn: Turn) -> None:
     with transaction.atomic():
         updated = Turn.objects.filter(pk=turn.pk, status__in=TURN_ACTIVE).update(
             cancel_requested=True
+        )
+        # A turn waiting on approvals has no worker: queue it, and the one woken ends it.
+        Turn.objects.filter(pk=turn.pk, status=Turn.Status.WAITING).update(
+            status=Turn.Status.QUEUED
         )
         turn.refresh_from_db(fields=["lease_owner", "status"])
         if updated and turn.lease_owner:

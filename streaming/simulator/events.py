@@ -33,6 +33,8 @@ class IdMaker:
 
 
 def _tool_echo(tool: dict[str, Any]) -> dict[str, Any]:
+    if tool.get("type") == "mcp":  # as OpenAI does: the credentials are not echoed
+        return {k: v for k, v in tool.items() if k not in ("headers", "authorization")}
     if tool.get("type") != "function":
         return tool
     return {
@@ -127,6 +129,13 @@ class ResponseBuilder:
 
     def error(self, code: str, message: str) -> Event:
         return self.emit("error", code=code, message=message, param=None)
+
+    def item_added(self, item: dict[str, Any]) -> int:
+        """Open an output item (for item kinds built outside this class); its index."""
+        return self._added(item)
+
+    def item_done(self, index: int, item: dict[str, Any]) -> None:
+        self._done(index, item)
 
     def _added(self, item: dict[str, Any]) -> int:
         index = len(self.output)

@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from streaming.simulator import mcp as sim_mcp
 from streaming.simulator import texts
+from streaming.simulator import tools as sim_tools
 from streaming.simulator.events import Event, IdMaker, ResponseBuilder
 from streaming.simulator.params import Params
 
@@ -85,13 +87,52 @@ def reasoning(ctx: Context) -> None:
 
 
 def _calls(ctx: Context, count: int) -> None:
+    """`count` calls to the request's functions (the first ones, repeated if it offers
+    fewer); plain text when it offers none, or after a round trip, the outputs quoted."""
     outputs = _tool_outputs(ctx.request)
     if outputs:
         ctx.out.message(ctx.deltas(texts.quote_outputs(outputs)))
         return
-    for city in ctx.rng.sample(texts.CITIES, count):
-        arguments = json.dumps({"location": city, "unit": "celsius"}, separators=(",", ":"))
-        ctx.out.function_call("get_weather", chunks(arguments))
+    functions = sim_tools.offered(ctx.request, "function")
+    if not functions:
+        ctx.out.message(ctx.deltas(texts.NO_TOOLS))
+        return
+    query = texts.query_from(ctx.request, "streaming")
+    made: set[tuple[Any, str]] = set()
+    for number in range(count):
+        tool = functions[number % len(functions)]
+        arguments = sim_tools.arguments_for(tool, ctx.rng, query)
+        for _ in range(5):  # the same function twice: with other arguments
+            if (tool.get("name"), arguments) not in made:
+                break
+            arguments = sim_tools.arguments_for(tool, ctx.rng, query)
+        made.add((tool.get("name"), arguments))
+        ctx.out.function_call(str(tool.get("name")), chunks(arguments))
+
+
+def mcp_server(ctx: Context) -> None:
+    """The request's first MCP server: its tools listed, then a call, or an approval request
+    when its `require_approval` asks; after approval responses, the call or a refusal."""
+    servers = sim_tools.offered(ctx.request, "mcp")
+    if not servers:
+        ctx.out.message(ctx.deltas(texts.NO_TOOLS))
+        return
+    label = str(servers[0].get("server_label") or "mcp")
+    arguments = json.dumps({"query": texts.query_from(ctx.request, "event log")})
+    answered = sim_mcp.answers(ctx.request)
+    if answered:
+        for answer in answered:
+            if answer.get("approve"):
+                sim_mcp.call(ctx.out, label, arguments, answer.get("approval_request_id"))
+        made = any(answer.get("approve") for answer in answered)
+        ctx.out.message(ctx.deltas(texts.MCP_DONE if made else texts.MCP_DENIED))
+        return
+    sim_mcp.list_tools(ctx.out, label)
+    if sim_mcp.needs_approval(servers[0]):
+        sim_mcp.approval_request(ctx.out, label, arguments)
+        return
+    sim_mcp.call(ctx.out, label, arguments, None)
+    ctx.out.message(ctx.deltas(texts.MCP_DONE))
 
 
 def function_call(ctx: Context) -> None:
@@ -194,8 +235,11 @@ def _nothing(ctx: Context) -> None:
 SCENARIOS: dict[str, Scenario] = {
     "markdown": Scenario(markdown, "headings, a list, a table and a fenced code block"),
     "reasoning": Scenario(reasoning, "a reasoning item with a streamed summary, then text"),
-    "function-call": Scenario(function_call, "one get_weather call; text after its output"),
-    "parallel-calls": Scenario(parallel_calls, "two get_weather calls in one response"),
+    "function-call": Scenario(
+        function_call, "one call to the first function offered; text after its output"
+    ),
+    "parallel-calls": Scenario(parallel_calls, "two function calls in one response"),
+    "mcp": Scenario(mcp_server, "mcp_list_tools, then mcp_call or an mcp_approval_request"),
     "file-search": Scenario(file_search, "file_search_call, then text with file citations"),
     "web-search": Scenario(web_search, "web_search_call, then text with url citations"),
     "code-interpreter": Scenario(code_interpreter, "code_interpreter_call with logs, then text"),

@@ -28,6 +28,9 @@ _LANGUAGES = ("python", "javascript", "bash")
 
 CITIES = ["Paris, France", "Tokyo, Japan", "Lima, Peru", "Oslo, Norway", "Nairobi, Kenya"]
 
+NO_TOOLS = "I have no tools to call for this, so here is my answer from what I know."
+MCP_DONE = "The docs server found three pages; the event log is the one to read first."
+MCP_DENIED = "You did not approve the call to the docs server, so I did not search it."
 REFUSAL = "I'm sorry, but I can't help with that request."
 SERVER_ERROR = (
     "The server had an error while processing your request. Sorry about that! "

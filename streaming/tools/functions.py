@@ -1,8 +1,8 @@
-"""Function tools the relay can run for the model, and their JSON schemas.
+"""Runs the function tools of a turn (plug-ins, streaming/tools/plugins.py) for the model.
 
-A tool is a function taking the parsed arguments and returning a string: a plain function
-runs in a thread, a coroutine function on the event loop, so neither holds up the streams of
-the process. Unknown tools, bad arguments, a tool that raises, one that takes longer than
+A tool is a function taking the validated arguments and returning a string (anything else
+is sent as JSON): a plain function runs in a thread, a coroutine function on the event loop,
+so neither holds up the streams of the process; `current_user_id()` tells it whose turn it is. Unknown tools, bad arguments, a tool that raises, one that takes longer than
 `TOOL_TIMEOUT_SECONDS`: each answers the model with an error string instead of failing the
 turn, which is what the model needs to recover. Output past `TOOL_OUTPUT_MAX_CHARS` is cut.
 """
@@ -15,28 +15,45 @@ import functools
 import inspect
 import json
 import logging
-import zoneinfo
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError, to_json
 
 log = logging.getLogger(__name__)
 # Sync tools get threads of their own rather than the loop's default executor: `db()` runs the
 # worker's database calls there (streaming/eventlog/store.py), and a thread cannot be stopped,
 # so tools past their timeout, still running, would otherwise take the threads turns need.
 TOOL_THREADS = 16
+# The user whose turn calls the tool (set by the runner; a thread or task started for the
+# call inherits it).
+_caller: contextvars.ContextVar[Any] = contextvars.ContextVar("tool_caller", default=None)
+
+
+def current_user_id() -> Any:
+    """The id of the user whose turn is calling the tool (None outside a turn)."""
+    return _caller.get()
+
+
+def caller_set(user_id: Any) -> contextvars.Token[Any]:
+    return _caller.set(user_id)
 
 
 @dataclass(frozen=True)
 class Tool:
+    """A function the relay runs for the model; `model` (a pydantic model of its arguments,
+    streaming/tools/plugins.py) validates them before the call."""
+
     name: str
     description: str
     parameters: dict[str, Any]
-    run: Callable[..., str] | Callable[..., Awaitable[str]]
+    run: Callable[..., Any] | Callable[..., Awaitable[Any]]
+    model: type[BaseModel] | None = None
+    strict: bool = False
 
     def schema(self) -> dict[str, Any]:
         return {
@@ -44,67 +61,20 @@ class Tool:
             "name": self.name,
             "description": self.description,
             "parameters": self.parameters,
+            "strict": self.strict,
         }
 
 
-def _get_weather(location: str, unit: str = "celsius") -> str:
-    # A deterministic stand-in: the point is the round trip, not the forecast.
-    degrees = 10 + sum(map(ord, location.lower())) % 20
-    if unit == "fahrenheit":
-        degrees = round(degrees * 9 / 5 + 32)
-    return json.dumps({"location": location, "temperature": degrees, "unit": unit, "sky": "clear"})
-
-
-def _current_time(timezone: str = "UTC") -> str:
-    try:
-        zone = zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return json.dumps({"error": f"unknown time zone {timezone!r}"})
-    return json.dumps({"timezone": timezone, "now": datetime.now(zone).isoformat()})
-
-
-REGISTRY: dict[str, Tool] = {
-    tool.name: tool
-    for tool in (
-        Tool(
-            "get_weather",
-            "Current weather for a place.",
-            {
-                "type": "object",
-                "properties": {
-                    "location": {"type": "string"},
-                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                },
-                "required": ["location"],
-            },
-            _get_weather,
-        ),
-        Tool(
-            "current_time",
-            "The current time in an IANA time zone.",
-            {
-                "type": "object",
-                "properties": {"timezone": {"type": "string"}},
-                "required": [],
-            },
-            _current_time,
-        ),
-    )
-}
-
-
-def tool_schemas() -> list[dict[str, Any]]:
-    return [tool.schema() for tool in REGISTRY.values()]
-
-
-async def tool_call(name: str, arguments: str) -> str:
-    """Run a registered tool off the loop, within the timeout; every failure becomes the
-    string the model reads, and a long output is cut."""
-    tool = REGISTRY.get(name)
+async def tool_call(name: str, arguments: str, tools: Mapping[str, Tool]) -> str:
+    """Run one of the turn's tools off the loop, within the timeout; every failure becomes
+    the string the model reads, and a long output is cut."""
+    tool = tools.get(name)
     if tool is None:
         return _error(f"no tool named {name!r}")
     try:
         args = _arguments(tool, arguments)
+    except ValidationError as exc:
+        return _error(f"bad arguments for {name}: {_problems(exc)}")
     except (ValueError, TypeError) as exc:
         return _error(f"bad arguments for {name}: {exc}")
     timeout = settings.TOOL_TIMEOUT_SECONDS
@@ -119,7 +89,10 @@ async def tool_call(name: str, arguments: str) -> str:
         log.warning("tool %s raised %s", name, type(exc).__name__)
         return _error(f"{name} failed: {type(exc).__name__}")
     if not isinstance(output, str):
-        return _error(f"{name} returned {type(output).__name__}, not a string")
+        try:
+            output = to_json(output).decode()
+        except PydanticSerializationError:
+            return _error(f"{name} returned {type(output).__name__}, which is not JSON")
     return capped(output, settings.TOOL_OUTPUT_MAX_CHARS)
 
 
@@ -130,11 +103,21 @@ def _error(message: str) -> str:
 def _arguments(tool: Tool, arguments: str) -> dict[str, Any]:
     """The parsed arguments, checked against the tool's signature before it runs, so that
     only the model's mistakes are reported with their message."""
+    if tool.model is not None:
+        checked = tool.model.model_validate_json(arguments or "{}")
+        return {key: getattr(checked, key) for key in type(checked).model_fields}
     args = json.loads(arguments or "{}")
     if not isinstance(args, dict):
         raise TypeError("arguments must be a JSON object")
     inspect.signature(tool.run).bind(**args)
     return args
+
+
+def _problems(exc: ValidationError) -> str:
+    """pydantic's errors in a line each the model can act on, without the input echoed."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
+    )
 
 
 async def _invoke(run: Callable[..., Any], args: dict[str, Any]) -> Any:

@@ -13,11 +13,17 @@ from django.views.decorators.http import require_http_methods
 
 from streaming import selectors
 from streaming.models import Conversation, Turn, Upload
+from streaming.services import approvals as approval_services
 from streaming.services import conversations as conversation_services
 from streaming.services import turns as turn_services
 from streaming.upstream.models import model_check, model_default, models_offered
 from streaming.web.options import BadOption, attachment_ids, conversation_options
-from streaming.web.serializers import conversation_summary, turn_json, turn_socket_path
+from streaming.web.serializers import (
+    conversation_summary,
+    tool_choice_json,
+    turn_json,
+    turn_socket_path,
+)
 
 
 class BadInput(Exception):
@@ -124,10 +130,11 @@ def turns(request: HttpRequest, conversation_id: Any) -> JsonResponse:
         model_check(model)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    tools = _tool_names(request, data)
     files = selectors.uploads_get(ids=attachment_ids(data), user=request.user)
     try:
         turn = turn_services.turn_start(
-            conversation=item, text=text, model=model, attachments=files
+            conversation=item, text=text, model=model, attachments=files, tools=tools
         )
     except turn_services.TurnConflict as exc:
         return error(409, str(exc))
@@ -136,6 +143,27 @@ def turns(request: HttpRequest, conversation_id: Any) -> JsonResponse:
         response["Retry-After"] = str(exc.retry_after)
         return response
     return JsonResponse({"id": str(turn.id), "ws": turn_socket_path(turn)}, status=202)
+
+
+def _tool_names(request: HttpRequest, data: dict[str, Any]) -> list[str] | None:
+    """The turn's `tools`: absent means the user's defaults; a name the user may not use
+    is a 400 naming it (another group's tool looks like one that does not exist)."""
+    names = data.get("tools")
+    if names is None:
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise BadInput("'tools' must be a list of tool names")
+    refused = selectors.tool_names_check(user=request.user, names=names)
+    if refused is not None:
+        raise BadInput(f"no tool named {refused!r}")
+    return list(dict.fromkeys(names))
+
+
+@require_http_methods(["GET"])
+@api
+def tools(request: HttpRequest) -> JsonResponse:
+    entries = selectors.tool_entries_for(user=request.user)
+    return JsonResponse({"tools": [tool_choice_json(entry) for entry in entries]})
 
 
 @require_http_methods(["GET"])
@@ -149,6 +177,24 @@ def turn(request: HttpRequest, turn_id: Any) -> JsonResponse:
 def turn_cancel(request: HttpRequest, turn_id: Any) -> JsonResponse:
     turn_services.turn_cancel(turn=_turn(request, turn_id))
     return JsonResponse({"status": "cancelling"}, status=202)
+
+
+@require_http_methods(["POST"])
+@api
+def turn_approvals(request: HttpRequest, turn_id: Any) -> JsonResponse:
+    """The owner's answer to one MCP approval request of a `waiting` turn."""
+    turn = _turn(request, turn_id)
+    data = _body(request)
+    request_id = _text(data, "approval_request_id", limit=200, required=True) or ""
+    if not isinstance(data.get("approve"), bool):
+        raise BadInput("'approve' must be true or false")
+    try:
+        approval_services.turn_approve(
+            turn=turn, approval_request_id=request_id, approve=data["approve"]
+        )
+    except approval_services.NotPending as exc:
+        return error(409, str(exc))
+    return JsonResponse({"status": "accepted"}, status=202)
 
 
 @require_http_methods(["GET"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streaming.models import Conversation, Preset, Turn, Upload
+from streaming.models import Conversation, Preset, ToolEntry, Turn, Upload
 
 
 def conversation_summary(conversation: Conversation) -> dict[str, Any]:
@@ -38,6 +38,7 @@ def turn_json(turn: Turn) -> dict[str, Any]:
         "usage": turn.usage,
         "timings": turn.timings,
         "error": turn.error or None,
+        "tools": turn.tools,
         "created_at": turn.created_at.isoformat(),
         "ws": turn_socket_path(turn),
     }
@@ -67,3 +68,7 @@ def preset_json(preset: Preset) -> dict[str, Any]:
         "reasoning_effort": preset.reasoning_effort or None,
         "tools": preset.tools,
     }
+
+
+def tool_choice_json(entry: ToolEntry) -> dict[str, Any]:
+    return {"name": entry.name, "label": entry.label, "kind": entry.kind, "default": entry.default}

@@ -12,6 +12,8 @@ urlpatterns = [
     path("api/turns/<uuid:turn_id>", views.turn),
     path("api/turns/<uuid:turn_id>/cancel", views.turn_cancel),
     path("api/models", views.models),
+    path("api/tools", views.tools),
+    path("api/turns/<uuid:turn_id>/approvals", views.turn_approvals),
 ]
 
 # Attachments and presets (streaming/web/files.py).

@@ -11,6 +11,7 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
+from streaming import selectors
 from streaming.eventlog.store import LeaseLost, db
 from streaming.eventlog.writer import LogWriter
 from streaming.logs import turn_logger
@@ -24,12 +25,14 @@ from streaming.protocol.events import (
 )
 from streaming.protocol.fold import TurnFold
 from streaming.protocol.statuses import FinalStatus
+from streaming.services import approvals as approval_services
 from streaming.services import moderation
 from streaming.services import turns as services
-from streaming.tools.functions import tool_call, tool_schemas
+from streaming.tools import catalogue
+from streaming.tools.functions import caller_set, tool_call
 from streaming.upstream.client import UpstreamConfig, UpstreamError, make_client, stream_response
 from streaming.upstream.options import request_options
-from streaming.worker import history
+from streaming.worker import approvals, history
 
 MAX_TOOL_ROUNDS = 8
 
@@ -50,6 +53,7 @@ class TurnRun:
         self.gate = holdback.gate_for(self.writer, client=client)  # None unless mode is hold
         self.task: asyncio.Task[None] | None = None
         self.stop_status = "cancelled"
+        self.tools = catalogue.TurnTools()
 
     def cancel(self, status: str = "cancelled") -> None:
         self.stop_status = status
@@ -63,6 +67,8 @@ class TurnRun:
         self.task = asyncio.current_task()
         try:
             if self.turn.cancel_requested:
+                if self.turn.output:  # stopped while waiting on approvals: keep what streamed
+                    await self._rebuild()
                 status, error = "cancelled", "cancelled before it started"
             else:
                 status, error = await self._converse()
@@ -87,7 +93,14 @@ class TurnRun:
 
     async def _converse(self) -> tuple[str, str]:
         config = UpstreamConfig.from_settings()
+        try:
+            self.tools = await db(_turn_tools, self.turn)
+        except (catalogue.MissingSecret, catalogue.plugins.PluginError) as exc:
+            self.writer.add_model(RelayError(kind="config", message=str(exc)))
+            return "failed", str(exc)
         items, previous_id = await db(history.input_for, self.turn)
+        if self.turn.approvals:  # back from waiting: the approvals answer the last response
+            items, previous_id = await self._resume(items)
         own = make_client(config) if self.client is None else None
         async with own or contextlib.nullcontext():
             client = own or self.client
@@ -101,6 +114,8 @@ class TurnRun:
                     return "failed", self.fold.error
                 outcome = _outcome(acc)
                 calls = [i for i in acc.output if i.get("type") == "function_call"]
+                if outcome[0] == "completed" and not calls and approvals.pending_ids(acc.output):
+                    return "waiting", ""
                 if outcome[0] != "completed" or not calls:
                     return outcome
                 outputs = await self._run_tools(calls)
@@ -110,8 +125,26 @@ class TurnRun:
                     items = items + acc.output + outputs
         return "failed", f"stopped after {MAX_TOOL_ROUNDS} tool rounds"
 
+    async def _rebuild(self) -> None:
+        rows = await db(selectors.turn_log_rows, turn=self.turn)
+        self.fold = TurnFold.from_log(rows)
+        self.writer.next_seq = len(rows)
+
+    async def _resume(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | None]:
+        """The turn so far, rebuilt from its log, and the owner's answers to send."""
+        await self._rebuild()
+        last = self.fold.requests[-1].output if self.fold.requests else []
+        answers = approvals.responses(last, self.turn.approvals)
+        if self.fold.tool_outputs:
+            self.fold.tool_outputs[-1].extend(answers)
+        if settings.RELAY_PREVIOUS_RESPONSE_ID and self.fold.response_ids:
+            return answers, self.fold.response_ids[-1]
+        return items + self.fold.output, None
+
     def _body(self, items: list[dict[str, Any]], previous_id: str | None) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.turn.model, "input": items, "tools": tool_schemas()}
+        body: dict[str, Any] = {"model": self.turn.model, "input": items}
+        if self.tools.request:
+            body["tools"] = self.tools.request
         turn = self.turn
         body |= request_options(
             instructions=turn.instructions,
@@ -176,8 +209,10 @@ class TurnRun:
     async def _run_tools(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run the calls at once, off the loop; log each output and keep it in the turn's
         output, as the item the next request sends, in the order of the calls."""
+        caller_set(self.turn.conversation.owner_id)  # this task's context, and the calls'
+        functions = self.tools.functions
         results = await asyncio.gather(
-            *(tool_call(call.get("name", ""), call.get("arguments", "")) for call in calls)
+            *(tool_call(c.get("name", ""), c.get("arguments", ""), functions) for c in calls)
         )
         outputs = []
         for call, result in zip(calls, results, strict=True):
@@ -187,12 +222,20 @@ class TurnRun:
         return outputs
 
     async def _finish(self, status: str, error: str) -> None:
+        if status == "waiting":
+            await approval_services.turn_wait(writer=self.writer, turn=self.turn, fold=self.fold)
+            return
         # `run` ends every path in a final status (`lease_lost` never gets here);
         # RelayTurnDone validates it again.
         final = cast(FinalStatus, status)
         await services.turn_finish(
             writer=self.writer, turn=self.turn, fold=self.fold, status=final, error=error
         )
+
+
+def _turn_tools(turn: Turn) -> catalogue.TurnTools:
+    rows = selectors.tool_entries_named(names=list(turn.tools or []))
+    return catalogue.turn_tools([selectors.tool_entry_as_entry(row) for row in rows])
 
 
 def _outcome(acc: Accumulator) -> tuple[str, str]:
@@ -231,4 +274,6 @@ async def turn_run(
         await run.run()
     finally:
         runs.pop(str(turn.pk), None)
+    if turn.status == Turn.Status.WAITING:  # checked once it ends
+        return
     await moderation.turn_moderate(turn_id=turn.pk, client=client)

@@ -94,7 +94,7 @@ def test_the_answer_is_seen_growing_and_ends_as_stored(pages) -> None:
 
 
 TOOL_SCENARIOS = {
-    "function-call": ("function_call", ["get_weather", "Result"]),
+    "function-call": ("function_call", ["current_time", "Result"]),
     "file-search": ("file_search_call", []),
     "code-interpreter": ("code_interpreter_call", []),
 }

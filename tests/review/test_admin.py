@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import AsyncClient
 
-from streaming.models import TranscriptView, Turn
+from streaming.models import ToolEntry, TranscriptView, Turn
 from streaming.protocol.statuses import page_constants
 from tests.relay_harness import Relay
 from tests.web.test_pages import page_constants_of
@@ -73,6 +73,12 @@ async def _moderated(turn_id: str) -> Turn:
 async def transcripts(relay: Relay, settings: Any) -> Transcripts:
     """Three finished, moderated turns by alice: markdown, a tool round trip, a flagged one."""
     settings.MODERATION_MODE = "after"
+    await ToolEntry.objects.acreate(  # the function the tool round trip calls
+        name="get_weather",
+        label="Weather",
+        default=True,
+        function="streaming.simulator.tools:get_weather",
+    )
     ids = [
         await relay.start("Plain answer please [sim:markdown tps=0 deltas=30 seed=7]"),
         await relay.start("Weather in Oslo? [sim:function-call tps=0]"),

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 
 from streaming.simulator.params import ParamError, Params, parse_params
 from streaming.simulator.scenarios import SCENARIOS, build_events, split_deltas
+from streaming.tools.plugins import plugin_load
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
 TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
@@ -20,8 +21,11 @@ ID = re.compile(r"^(resp|msg|fc|rs|fs|ws|ci)_[0-9a-f]{50}$")
 EVENT = TypeAdapter(ResponseStreamEvent)
 
 
+WEATHER = plugin_load("streaming.simulator.tools:get_weather", name="get_weather").schema()
+
+
 def events_of(scenario: str, request: dict[str, Any] | None = None, **params: Any) -> list[dict]:
-    request = {"model": f"sim-{scenario}", "input": "hello", **(request or {})}
+    request = {"model": f"sim-{scenario}", "input": "hello", "tools": [WEATHER], **(request or {})}
     return build_events(request, Params(scenario=scenario, **params), id_seed=7, created_at=1)
 
 
@@ -152,6 +156,27 @@ def test_function_call_streams_get_weather_arguments():
     assert call["name"] == "get_weather" and call["call_id"].startswith("call_")
     assert json.loads("".join(deltas)) == json.loads(call["arguments"])
     assert set(json.loads(call["arguments"])) == {"location", "unit"}
+
+
+def test_without_a_function_offered_it_answers_in_plain_text():
+    """As a real model would: no tool in the request, no call."""
+    (message,) = fold(events_of("function-call", {"tools": []}))
+    assert message["type"] == "message"
+    hosted = fold(events_of("parallel-calls", {"tools": [{"type": "web_search"}]}))
+    assert [item["type"] for item in hosted] == ["message"]
+
+
+def test_it_calls_the_function_the_request_offers_with_arguments_from_its_schema():
+    now = plugin_load("streaming.tools.builtins:current_time", name="current_time").schema()
+    (call,) = fold(events_of("function-call", {"tools": [now]}))
+    assert call["name"] == "current_time"
+    assert set(json.loads(call["arguments"])) == {"timezone"}
+
+
+def test_an_mcp_tools_credentials_are_not_echoed():
+    tool = {"type": "mcp", "server_label": "d", "server_url": "https://x", "headers": {"A": "s"}}
+    created = events_of("markdown", {"tools": [tool]})[0]["response"]
+    assert created["tools"] == [{"type": "mcp", "server_label": "d", "server_url": "https://x"}]
 
 
 def test_parallel_calls_make_two_distinct_calls():
@@ -322,3 +347,45 @@ def test_every_scenario_and_parameter_is_documented():
         assert f"`{name}`" in docs, name
     for name in Params.__dataclass_fields__:
         assert f"`{name}`" in docs, name
+
+
+DOCS_MCP = {"type": "mcp", "server_label": "docs", "server_url": "https://docs.example.test/mcp"}
+
+
+def test_mcp_lists_tools_then_asks_for_approval_and_ends_the_response():
+    """As the recorded streams show: `mcp_list_tools`, then an `mcp_approval_request` (with
+    the server, tool and arguments) as the response's last item."""
+    events = events_of("mcp", {"tools": [{**DOCS_MCP, "require_approval": "always"}]})
+    listed, request = fold(events)
+    assert listed["type"] == "mcp_list_tools" and listed["tools"][0]["name"] == "search_docs"
+    assert request["type"] == "mcp_approval_request" and request["server_label"] == "docs"
+    assert json.loads(request["arguments"]) == {"query": "hello"}
+    assert events[-1]["type"] == "response.completed"
+
+
+def test_mcp_calls_at_once_when_no_approval_is_required():
+    events = events_of("mcp", {"tools": [{**DOCS_MCP, "require_approval": "never"}]})
+    listed, call, message = fold(events)
+    assert listed["type"] == "mcp_list_tools"
+    assert call["type"] == "mcp_call" and call["status"] == "completed" and call["output"]
+    deltas = [e["delta"] for e in events if e["type"] == "response.mcp_call_arguments.delta"]
+    assert "".join(deltas) == call["arguments"]
+    assert message["type"] == "message"
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_mcp_after_an_approval_response_calls_or_says_it_did_not(approve):
+    answer = {"type": "mcp_approval_response", "approval_request_id": "mcpr_1", "approve": approve}
+    items = [{"role": "user", "content": "find it"}, answer]
+    output = fold(events_of("mcp", {"tools": [DOCS_MCP], "input": items}))
+    kinds = [item["type"] for item in output]
+    if approve:
+        assert kinds == ["mcp_call", "message"]
+        assert output[0]["approval_request_id"] == "mcpr_1"
+    else:
+        assert kinds == ["message"]
+        assert "did not approve" in output[0]["content"][0]["text"]
+
+
+def test_mcp_without_a_server_offered_answers_in_plain_text():
+    assert [item["type"] for item in fold(events_of("mcp", {"tools": []}))] == ["message"]

@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from streaming.simulator.app import Connection, SimulatorApp
+from streaming.tools.plugins import plugin_load
 from tests.corpus import CORPUS_DIR, corpus_dir
 
 TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
@@ -34,8 +35,11 @@ def split_frames(body: bytes) -> list[tuple[str, str]]:
     return frames
 
 
+WEATHER = plugin_load("streaming.simulator.tools:get_weather", name="get_weather").schema()
+
+
 def post(url: str, scenario: str, *, stream: bool = True, **params: Any) -> httpx.Response:
-    body = {"model": f"sim-{scenario}", "input": "hi", "stream": stream}
+    body = {"model": f"sim-{scenario}", "input": "hi", "stream": stream, "tools": [WEATHER]}
     return httpx.post(f"{url}/responses", json={**body, "simulator": {"tps": 0, **params}})
 
 

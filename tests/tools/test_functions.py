@@ -12,19 +12,26 @@ from typing import Any
 import pytest
 
 from streaming.tools import functions
-from streaming.tools.functions import REGISTRY, Tool, tool_call
+from streaming.tools.functions import Tool
+from streaming.tools.plugins import plugin_load
 
 SCHEMA = {"type": "object", "properties": {}, "required": []}
+TOOLS: dict[str, Tool] = {}
+
+
+async def tool_call(name: str, arguments: str) -> str:
+    return await functions.tool_call(name, arguments, TOOLS)
 
 
 @pytest.fixture
-def register(monkeypatch):
-    """Put a test-only tool in the registry for this test."""
+def register():
+    """A test-only tool among the turn's tools, for this test."""
 
     def add(name: str, run: Any) -> None:
-        monkeypatch.setitem(REGISTRY, name, Tool(name, "a test tool", SCHEMA, run))
+        TOOLS[name] = Tool(name, "a test tool", SCHEMA, run)
 
-    return add
+    yield add
+    TOOLS.clear()
 
 
 def error_of(output: str) -> str:
@@ -125,9 +132,12 @@ async def test_a_timeout_error_of_the_tools_own_is_a_failure_not_our_timeout(reg
     assert error_of(await tool_call("timing_out", "{}")) == "timing_out failed: TimeoutError"
 
 
-async def test_a_tool_that_returns_no_string_answers_an_error(register) -> None:
-    register("numbers", lambda: 42)
-    assert error_of(await tool_call("numbers", "{}")) == "numbers returned int, not a string"
+async def test_a_tool_that_returns_no_string_answers_json_or_an_error(register) -> None:
+    """What is not a string is sent as JSON; what JSON cannot hold is an error."""
+    register("numbers", lambda: {"answer": 42})
+    assert json.loads(await tool_call("numbers", "{}")) == {"answer": 42}
+    register("opaque", lambda: object())
+    assert error_of(await tool_call("opaque", "{}")) == "opaque returned object, which is not JSON"
 
 
 async def test_output_past_the_cap_is_cut_and_says_so(register, settings) -> None:
@@ -141,17 +151,20 @@ async def test_output_past_the_cap_is_cut_and_says_so(register, settings) -> Non
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        ("[1]", "arguments must be a JSON object"),
-        ("{not json", "Expecting property name"),
-        ('{"unit": "celsius"}', "missing a required argument: 'location'"),
-        ('{"location": "Oslo", "colour": "red"}', "unexpected keyword argument 'colour'"),
+        ("[1]", "arguments: Input should be an object"),
+        ("{not json", "arguments: Invalid JSON"),
+        ('{"unit": "celsius"}', "location: Field required"),
+        ('{"location": "Oslo", "colour": "red"}', "colour: Extra inputs are not permitted"),
+        ('{"location": "Oslo", "unit": "kelvin"}', "unit: Input should be 'celsius' or"),
     ],
 )
 async def test_bad_arguments_answer_what_is_wrong_without_running_the_tool(
     arguments: str, message: str, monkeypatch
 ) -> None:
+    """The plug-in's own pydantic model (from its signature) checks the arguments first."""
     ran = []
-    weather = REGISTRY["get_weather"]
+    weather = plugin_load("streaming.simulator.tools:get_weather", name="get_weather")
+    TOOLS[weather.name] = weather
     monkeypatch.setattr(functions, "_invoke", lambda *args: ran.append(args))
     output = await tool_call(weather.name, arguments)
     assert error_of(output).startswith("bad arguments for get_weather: ")
@@ -163,7 +176,8 @@ async def test_an_unknown_tool_answers_an_error() -> None:
     assert error_of(await tool_call("launch", "{}")) == "no tool named 'launch'"
 
 
-async def test_the_registered_tools_still_answer() -> None:
-    weather = json.loads(await tool_call("get_weather", '{"location": "Oslo, Norway"}'))
-    assert weather["location"] == "Oslo, Norway" and weather["sky"] == "clear"
+async def test_the_built_in_current_time_answers() -> None:
+    TOOLS["current_time"] = plugin_load("streaming.tools.builtins:current_time", name="now")
     assert json.loads(await tool_call("current_time", '{"timezone": "UTC"}'))["timezone"] == "UTC"
+    unknown = json.loads(await tool_call("current_time", '{"timezone": "Mars/Base"}'))
+    assert unknown == {"error": "unknown time zone 'Mars/Base'"}

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from streaming.models import Turn, TurnEvent
+from streaming.models import ToolEntry, Turn, TurnEvent
 from tests.relay_harness import Relay
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,7 +150,15 @@ async def test_the_next_turn_sends_the_conversation_so_far(relay: Relay) -> None
 
 
 async def test_a_function_call_runs_the_tool_and_streams_on(relay: Relay) -> None:
-    """function_call → tool output sent back → a second request answers with it."""
+    """function_call → tool output sent back → a second request answers with it (the
+    catalogue's one function: the simulator's demo plug-in)."""
+    await ToolEntry.objects.all().adelete()
+    await ToolEntry.objects.acreate(
+        name="get_weather",
+        label="Weather",
+        default=True,
+        function="streaming.simulator.tools:get_weather",
+    )
     turn_id = await relay.start("Weather? [sim:function-call tps=0]")
     turn = await relay.wait_done(turn_id)
     assert turn.status == "completed", turn.error

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from streaming.models import ToolEntry
 from streaming.simulator.params import parse_params
 from streaming.simulator.scenarios import SCENARIOS, build_events
-from streaming.tools.functions import REGISTRY, Tool
+from streaming.tools.plugins import plugin_load
 from tests.relay_harness import Relay
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,18 +23,27 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CALL = "Weather? [sim:function-call tps=0]"
 TWO_CALLS = "Weather twice? [sim:parallel-calls tps=0 seed=11]"
 STREAMING = "Meanwhile [sim:markdown tps=100 ttft=0 deltas=30 seed=3]"
-WEATHER = REGISTRY["get_weather"]
+PLUGIN = "tests.worker.test_tools:weather_plugin"
+BEHAVIOUR: dict[str, Any] = {}
+
+
+def weather_plugin(location: str, unit: str = "celsius") -> str:
+    """The weather for a place (what it does is the test's)."""
+    return BEHAVIOUR["run"](location, unit)
 
 
 @pytest.fixture
-def weather(monkeypatch):
-    """Replace `get_weather`, the function the simulator's call scenarios ask for."""
+def weather():
+    """The catalogue holds one function, `get_weather`, on by default, whose body the test
+    chooses: the simulator's call scenarios call the functions a request offers."""
+    ToolEntry.objects.all().delete()
+    ToolEntry.objects.create(name="get_weather", label="Weather", function=PLUGIN, default=True)
 
     def use(run: Any) -> None:
-        tool = Tool(WEATHER.name, WEATHER.description, WEATHER.parameters, run)
-        monkeypatch.setitem(REGISTRY, WEATHER.name, tool)
+        BEHAVIOUR["run"] = run
 
-    return use
+    yield use
+    BEHAVIOUR.clear()
 
 
 async def tool_outputs(relay: Relay, turn_id: str) -> list[dict[str, Any]]:
@@ -117,7 +127,8 @@ async def test_a_long_output_is_cut_before_it_is_logged_and_sent(
 
 def first_city(text: str) -> str:
     """The location of the first call the simulator makes for this input (seeded)."""
-    request = {"input": text}
+    schema = plugin_load(PLUGIN, name="get_weather").schema()
+    request = {"input": text, "tools": [schema]}
     events = build_events(request, parse_params(request, SCENARIOS))
     call = next(e["item"] for e in events if e["type"] == "response.output_item.done")
     return json.loads(call["arguments"])["location"]

@@ -1,4 +1,5 @@
 // MCP items: the tool list a server offered, calls to its tools, and approval requests.
+import { api } from "../api.js";
 import { h, setText } from "../dom.js";
 import { createCard, createCodeBlock, createOutputBlock, formatValue, isDone } from "./card.js";
 
@@ -51,12 +52,15 @@ export function createMcpApprovalView(item) {
   const detail = h("p", { class: "card-detail" });
   const args = createCodeBlock("json", "args");
   card.body.append(detail, args.el);
+  // Only the chat page (it has a composer) answers; the review pages show the request.
+  const actions = isRequest && document.getElementById("composer") ? approvalActions(card, item, detail) : null;
+  if (actions) card.body.append(actions);
   return {
     el: card.el,
     update(current) {
       card.setTitle(`${current.server_label ? `${current.server_label} · ` : ""}${current.name || ""}`);
       if (isRequest) {
-        setText(detail, "The model asked to run this tool; approving MCP calls is not available here.");
+        if (!detail.dataset.answered) setText(detail, actions ? "The model asks to run this tool. Allow it?" : "The model asked to run this tool.");
       } else {
         setText(detail, `${current.approve ? "Approved" : "Declined"}${current.reason ? `: ${current.reason}` : ""}`);
       }
@@ -64,4 +68,27 @@ export function createMcpApprovalView(item) {
       return args.set(formatValue(current.arguments), true);
     },
   };
+}
+
+/** Approve and Deny: POST /api/turns/<id>/approvals; the turn then streams on. */
+function approvalActions(card, item, detail) {
+  const answer = async (approve) => {
+    const turnId = card.el.closest("article.turn[data-turn-id]")?.dataset.turnId;
+    for (const button of buttons) button.disabled = true;
+    try {
+      await api("POST", `/api/turns/${turnId}/approvals`, { approval_request_id: item.id, approve });
+      detail.dataset.answered = "1";
+      setText(detail, approve ? "Approved." : "Denied.");
+      row.hidden = true;
+    } catch (error) {
+      detail.dataset.answered = "1";
+      setText(detail, `Could not answer: ${error.message}`);
+    }
+  };
+  const buttons = [
+    h("button", { type: "button", class: "approve", text: "Approve", onclick: () => answer(true) }),
+    h("button", { type: "button", class: "deny", text: "Deny", onclick: () => answer(false) }),
+  ];
+  const row = h("div", { class: "card-actions" }, buttons);
+  return row;
 }
