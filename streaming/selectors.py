@@ -127,6 +127,8 @@ def uploads_get(*, ids: list[Any], user: Any) -> list[Any]:
     if len(found) < len(set(ids)):
         raise Upload.DoesNotExist
     return [found[i] for i in ids]
+
+
 def turns_search(*, user_id: Any, words: list[str], limit: int) -> list[dict[str, Any]]:
     """The user's finished turns whose input or answer holds every word, newest first (a
     plain query until the app has a search index)."""

@@ -39,9 +39,7 @@ async def http(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         "http": http,
-        "websocket": AllowedHostsOriginValidator(
-            socket_auth(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": AllowedHostsOriginValidator(socket_auth(URLRouter(websocket_urlpatterns))),
         # `manage.py runworker streaming.worker` runs this application (with REDIS_URL).
         "channel": worker_application(),
     }
