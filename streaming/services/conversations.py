@@ -8,6 +8,7 @@ from django.db import transaction
 
 from streaming import selectors
 from streaming.models import Conversation
+from streaming.services.search import search_forget, search_retitle
 
 TITLE_CHARS = 200
 
@@ -23,6 +24,7 @@ def conversation_create(*, owner: Any, title: str = "") -> Conversation:
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
     conversation.title = title[:TITLE_CHARS]
     conversation.save(update_fields=["title", "updated_at"])
+    search_retitle(conversation_id=conversation.pk, title=conversation.title)
     return conversation
 
 
@@ -32,4 +34,5 @@ def conversation_delete(*, conversation: Conversation) -> None:
     with transaction.atomic():
         if selectors.conversation_has_active_turn(conversation=conversation):
             raise ConversationBusy("stop the streaming turn before deleting the conversation")
+        search_forget(conversation_id=conversation.pk)
         conversation.delete()

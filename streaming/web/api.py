@@ -83,8 +83,9 @@ def conversations(request: HttpRequest) -> JsonResponse:
         title = _text(_body(request), "title", limit=200, required=False) or ""
         conversation = conversation_services.conversation_create(owner=request.user, title=title)
         return JsonResponse(conversation_summary(conversation), status=201)
-    mine = selectors.conversation_list(user=request.user)
-    return JsonResponse({"conversations": [conversation_summary(c) for c in mine]})
+    from streaming.web.api_answers import conversation_list_page
+
+    return conversation_list_page(request)
 
 
 @require_http_methods(["GET", "PATCH", "DELETE"])
