@@ -1,6 +1,7 @@
 // Page wiring for the chat page: sidebar, composer and the conversation.
 import { Composer } from "./composer.js";
 import { Conversation } from "./conversation.js";
+import { SearchBox } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 
 const $ = (id) => document.getElementById(id);
@@ -60,6 +61,7 @@ function main() {
     streamOptions: stallMs ? { stallMs } : {},
   });
   wireSidebarToggle(layout);
+  new SearchBox({ input: $("search-input"), results: $("search-results"), list: $("conversation-list") });
   sidebar.load();
   composer.loadModels();
   conversation.load().then(() => composer.focus());
