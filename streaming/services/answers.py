@@ -1,8 +1,10 @@
-"""Feedback on answers: the owner's rating, changeable."""
+"""Feedback on answers (the owner's rating, changeable) and read-only shares."""
 
 from __future__ import annotations
 
-from streaming.models import Feedback, Turn
+import secrets
+
+from streaming.models import Conversation, Feedback, Share, Turn
 from streaming.protocol.statuses import TURN_ACTIVE
 
 
@@ -17,3 +19,15 @@ def feedback_set(*, turn: Turn, rating: str, comment: str) -> Feedback:
         turn=turn, defaults={"rating": rating, "comment": comment}
     )
     return item
+
+
+def share_create(*, conversation: Conversation) -> Share:
+    """The conversation's share, made once (posting again returns the same link)."""
+    made, _ = Share.objects.get_or_create(
+        conversation=conversation, defaults={"token": secrets.token_urlsafe(32)}
+    )
+    return made
+
+
+def share_revoke(*, conversation: Conversation) -> None:
+    Share.objects.filter(conversation=conversation).delete()

@@ -37,3 +37,12 @@ urlpatterns += [
     path("api/search", api_answers.search, name="search"),
     path("api/turns/<uuid:turn_id>/feedback", api_answers.feedback),
 ]
+
+# Export and read-only shares (streaming/web/export_share.py).
+from streaming.web import export_share  # noqa: E402
+
+urlpatterns += [
+    path("api/conversations/<uuid:conversation_id>/export", export_share.export),
+    path("api/conversations/<uuid:conversation_id>/share", export_share.share),
+    path("shared/<str:token>/", export_share.shared_page, name="shared"),
+]
