@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
-from streaming.models import Conversation, Feedback, Share, Turn
+from streaming.models import Conversation, Feedback, Share, Turn, TurnReview
 from streaming.protocol.statuses import TURN_ACTIVE
 
 
@@ -31,3 +32,11 @@ def share_create(*, conversation: Conversation) -> Share:
 
 def share_revoke(*, conversation: Conversation) -> None:
     Share.objects.filter(conversation=conversation).delete()
+
+
+def review_mark(*, turn: Turn, reviewer: Any, reviewed: bool, note: str) -> None:
+    """A reviewer's mark on a turn of the review queue; unmarked, the mark is gone."""
+    if not reviewed:
+        TurnReview.objects.filter(turn=turn).delete()
+        return
+    TurnReview.objects.update_or_create(turn=turn, defaults={"reviewer": reviewer, "note": note})
