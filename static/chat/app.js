@@ -1,6 +1,7 @@
 // Page wiring for the chat page: sidebar, composer and the conversation.
 import { Composer } from "./composer.js";
 import { Conversation } from "./conversation.js";
+import { conversationMenu } from "./menu.js";
 import { SearchBox } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 
@@ -62,6 +63,7 @@ function main() {
   });
   wireSidebarToggle(layout);
   new SearchBox({ input: $("search-input"), results: $("search-results"), list: $("conversation-list") });
+  conversationMenu(layout.querySelector(".chat-head"), id);
   sidebar.load();
   composer.loadModels();
   conversation.load().then(() => composer.focus());
