@@ -11,6 +11,7 @@ range from words in most turns to words in a handful.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import statistics
@@ -26,11 +27,11 @@ TURNS, CONVERSATIONS, OTHERS = 100_000, 10_000, 50
 PER_CONVERSATION = 5
 QUERIES, PAGES = 200, 200
 WORDS = [f"w{i}x" for i in range(5000)]
-WEIGHTS = [1 / (i + 1) for i in range(len(WORDS))]
+CUMULATIVE = list(itertools.accumulate(1 / (i + 1) for i in range(len(WORDS))))
 
 
 def text(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choices(WORDS, WEIGHTS, k=n))
+    return " ".join(rng.choices(WORDS, cum_weights=CUMULATIVE, k=n))
 
 
 def fill() -> object:
