@@ -270,3 +270,54 @@ class ToolEntry(models.Model):
     @property
     def kind(self) -> str:
         return "function" if self.function else str((self.tool or {}).get("type", ""))
+class Feedback(models.Model):
+    """The owner's rating of a finished answer, and a reviewer's mark on it."""
+
+    class Rating(models.TextChoices):
+        UP = "up"
+        DOWN = "down"
+
+    turn = models.OneToOneField(Turn, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.CharField(max_length=4, choices=Rating.choices, db_index=True)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.rating} on {self.turn_id}"
+
+
+class TurnReview(models.Model):
+    """A reviewer's "reviewed" mark and note on a turn of the review queue."""
+
+    turn = models.OneToOneField(Turn, on_delete=models.CASCADE, related_name="review")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"review of {self.turn_id}"
+
+
+class ReviewQueueTurn(Turn):
+    """The review queue in the admin: turns flagged or rated down (streaming/review/)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "turn to review"
+        verbose_name_plural = "review queue"
+
+
+class Share(models.Model):
+    """A read-only link to a conversation for the instance's logged-in users."""
+
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="share"
+    )
+    token = models.CharField(max_length=43, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"share of {self.conversation_id}"

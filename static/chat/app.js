@@ -3,6 +3,8 @@ import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { ToolToggles } from "./tools.js";
 import { Conversation } from "./conversation.js";
+import { conversationMenu } from "./menu.js";
+import { SearchBox } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 
 const $ = (id) => document.getElementById(id);
@@ -73,6 +75,8 @@ function main() {
     streamOptions: stallMs ? { stallMs } : {},
   });
   wireSidebarToggle(layout);
+  new SearchBox({ input: $("search-input"), results: $("search-results"), list: $("conversation-list") });
+  conversationMenu(layout.querySelector(".chat-head"), id);
   sidebar.load();
   composer
     .loadModels()

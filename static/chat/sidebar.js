@@ -15,14 +15,33 @@ export class Sidebar {
   }
 
   async load() {
+    this.list.replaceChildren();
+    this.rows.clear();
+    this.next = null;
+    await this.#page("/api/conversations?limit=50");
+    // More as the list scrolls near its end.
+    this.list.addEventListener("scroll", () => {
+      const list = this.list;
+      if (this.next && list.scrollHeight - list.scrollTop - list.clientHeight < 200) this.loadMore();
+    }, { passive: true });
+  }
+
+  async loadMore() {
+    if (!this.next || this.loading) return;
+    await this.#page(`/api/conversations?limit=50&cursor=${encodeURIComponent(this.next)}`);
+  }
+
+  async #page(path) {
+    this.loading = true;
     try {
-      const data = await api("GET", "/api/conversations");
-      this.list.replaceChildren();
-      this.rows.clear();
-      for (const conversation of data.conversations || []) this.#append(conversation);
+      const data = await api("GET", path);
+      for (const conversation of data.results || []) this.#append(conversation);
+      this.next = data.next;
       this.#say(this.rows.size ? "" : "No conversations yet.");
     } catch (error) {
       this.#say(`Could not load conversations: ${error.message}`);
+    } finally {
+      this.loading = false;
     }
   }
 

@@ -20,6 +20,7 @@ from streaming.models import Conversation, TranscriptView, Turn
 from streaming.protocol.statuses import page_constants
 from streaming.review import export
 from streaming.review import views as admin_views
+from streaming.review.answers_admin import FeedbackFilter, feedback_cell
 from streaming.review.base import ReadOnlyAdmin, UsedToolsFilter, flag_badge, format_ms
 from streaming.services import audit
 
@@ -86,8 +87,10 @@ class TurnAdmin(ReadOnlyAdmin):
         "tokens_out",
         "tool_calls",
         "flags",
+        "user_feedback",
     ]
     list_filter = [
+        FeedbackFilter,
         "status",
         "model",
         ("conversation__owner", admin.RelatedOnlyFieldListFilter),
@@ -237,6 +240,10 @@ class TurnAdmin(ReadOnlyAdmin):
     @admin.display(description="flags", ordering="flagged")
     def flags(self, turn: Turn) -> str:
         return flag_badge(turn)
+
+    @admin.display(description="feedback")
+    def user_feedback(self, turn: Turn) -> str:
+        return feedback_cell(turn)
 
     @admin.display(description="held back (never shown to the user)")
     def held_text(self, turn: Turn) -> str:

@@ -9,6 +9,8 @@ from django.db import transaction
 from streaming import selectors
 from streaming.models import Conversation, Upload
 from streaming.services.files import files_delete
+from streaming.models import Conversation
+from streaming.services.search import search_forget, search_retitle
 
 TITLE_CHARS = 200
 
@@ -33,6 +35,7 @@ def conversation_update(*, conversation: Conversation, **changes: Any) -> Conver
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
     conversation.title = title[:TITLE_CHARS]
     conversation.save(update_fields=["title", "updated_at"])
+    search_retitle(conversation_id=conversation.pk, title=conversation.title)
     return conversation
 
 
@@ -43,4 +46,5 @@ def conversation_delete(*, conversation: Conversation) -> None:
         if selectors.conversation_has_active_turn(conversation=conversation):
             raise ConversationBusy("stop the streaming turn before deleting the conversation")
         files_delete(uploads=list(Upload.objects.filter(turns__conversation=conversation)))
+        search_forget(conversation_id=conversation.pk)
         conversation.delete()

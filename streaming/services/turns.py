@@ -27,6 +27,7 @@ from streaming.models import Conversation, Turn
 from streaming.protocol.events import RelayTurnDone
 from streaming.protocol.fold import TurnFold
 from streaming.protocol.statuses import TURN_ACTIVE, FinalStatus
+from streaming.services.search import search_index_turn
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,7 @@ async def turn_finish(
         await writer.flush()
     finally:
         writer.close()
+    await db(search_index_turn, turn_id=turn.pk)
 
 
 async def turn_interrupt(*, turn: Turn, owner: str) -> None:

@@ -95,8 +95,9 @@ def conversations(request: HttpRequest) -> JsonResponse:
             owner=request.user, title=title, **options
         )
         return JsonResponse(conversation_summary(conversation), status=201)
-    mine = selectors.conversation_list(user=request.user)
-    return JsonResponse({"conversations": [conversation_summary(c) for c in mine]})
+    from streaming.web.api_answers import conversation_list_page
+
+    return conversation_list_page(request)
 
 
 @require_http_methods(["GET", "PATCH", "DELETE"])

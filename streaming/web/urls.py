@@ -40,3 +40,20 @@ from streaming.web import simulator_history  # noqa: E402
 urlpatterns += [
     re_path(r"^simulator/v1/_requests/?$", simulator_history.simulator_requests),
 ]
+
+# Working with answers (streaming/web/api_answers.py): search, feedback.
+from streaming.web import api_answers  # noqa: E402
+
+urlpatterns += [
+    path("api/search", api_answers.search, name="search"),
+    path("api/turns/<uuid:turn_id>/feedback", api_answers.feedback),
+]
+
+# Export and read-only shares (streaming/web/export_share.py).
+from streaming.web import export_share  # noqa: E402
+
+urlpatterns += [
+    path("api/conversations/<uuid:conversation_id>/export", export_share.export),
+    path("api/conversations/<uuid:conversation_id>/share", export_share.share),
+    path("shared/<str:token>/", export_share.shared_page, name="shared"),
+]

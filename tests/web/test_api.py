@@ -77,7 +77,7 @@ def test_a_conversation_is_created_listed_read_renamed_and_deleted() -> None:
     assert created.status_code == 201
     conversation_id = created.json()["id"]
 
-    listed = client.get("/api/conversations").json()["conversations"]
+    listed = client.get("/api/conversations").json()["results"]
     assert [c["id"] for c in listed] == [conversation_id]
 
     one = client.get(f"/api/conversations/{conversation_id}")
@@ -94,7 +94,7 @@ def test_a_conversation_is_created_listed_read_renamed_and_deleted() -> None:
 
     deleted = client.delete(f"/api/conversations/{conversation_id}")
     assert deleted.status_code == 204
-    assert client.get("/api/conversations").json()["conversations"] == []
+    assert client.get("/api/conversations").json()["results"] == []
     assert client.get(f"/api/conversations/{conversation_id}").status_code == 404
 
 
@@ -103,7 +103,7 @@ def test_the_list_holds_only_the_users_own_conversations() -> None:
     alice, bob = make_user("alice"), make_user("bob")
     mine = a_finished_turn(alice).conversation_id
     a_finished_turn(bob)
-    listed = logged_in(alice).get("/api/conversations").json()["conversations"]
+    listed = logged_in(alice).get("/api/conversations").json()["results"]
     assert [c["id"] for c in listed] == [str(mine)]
 
 

@@ -1,0 +1,49 @@
+"""Full-text search of a user's own turns: SQLite FTS5 on the embedded default, PostgreSQL
+full-text search in a team. The index holds one row per finished turn (its conversation's
+title, its input and its answer), written when the turn ends, never per event.
+
+`backend()` picks the module for the database in use; both offer the same functions.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from django.db import connection
+
+TABLE = "streaming_search"
+# Marks around matched words in a snippet, turned into offsets before they leave the server
+# (private-use characters, removed from the indexed text).
+START, STOP = "\ue000", "\ue001"
+RESULTS = 20
+
+
+def backend() -> ModuleType:
+    if connection.vendor == "postgresql":
+        from streaming.search import postgres
+
+        return postgres
+    from streaming.search import sqlite
+
+    return sqlite
+
+
+def clean(text: str) -> str:
+    return text.replace(START, "").replace(STOP, "").replace("\x00", "")
+
+
+def highlights(marked: str) -> tuple[str, list[list[int]]]:
+    """A marked snippet as plain text and the [start, end) offsets of its matched words."""
+    plain: list[str] = []
+    ranges: list[list[int]] = []
+    length, begin = 0, None
+    for part in marked:
+        if part == START:
+            begin = length
+        elif part == STOP and begin is not None:
+            ranges.append([begin, length])
+            begin = None
+        elif part != STOP:
+            plain.append(part)
+            length += 1
+    return "".join(plain), ranges
