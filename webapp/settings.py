@@ -7,6 +7,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
+from streaming.protocol.usage import PriceError, prices_parse
 from webapp.env import env_bool, env_int, env_list, env_number, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -222,6 +223,17 @@ CHAT_MAX_INPUT_CHARS = env_int("CHAT_MAX_INPUT_CHARS", 32000, minimum=1)
 # Per user, across all processes (counted in the database).
 LIMIT_ACTIVE_TURNS_PER_USER = env_int("LIMIT_ACTIVE_TURNS_PER_USER", 3, minimum=1)
 LIMIT_TURNS_PER_MINUTE = env_int("LIMIT_TURNS_PER_MINUTE", 20, minimum=1)
+
+# --- Usage, cost and budgets (streaming/accounting/, streaming/services/usage.py) ---
+# MODEL_PRICES: JSON, or a path to a JSON file, of USD per million tokens per model:
+# {"<model>": {"input": …, "cached_input": …, "output": …}}. A model without a price has no cost.
+try:
+    MODEL_PRICES = prices_parse(env_str("MODEL_PRICES"))
+except PriceError as exc:
+    raise ImproperlyConfigured(f"MODEL_PRICES: {exc}") from None
+# Defaults per user; the admin overrides them per user and per group. 0 / unset: no budget.
+BUDGET_TOKENS_PER_DAY = env_int("BUDGET_TOKENS_PER_DAY", 0)
+BUDGET_USD_PER_MONTH = env_number("BUDGET_USD_PER_MONTH", 0) or None
 
 # --- Function tools (streaming/tools/functions.py) ---
 # Past the timeout a call answers the model with an error (a sync tool's thread runs on to its

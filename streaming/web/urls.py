@@ -29,3 +29,10 @@ from streaming.web import simulator_history  # noqa: E402
 urlpatterns += [
     re_path(r"^simulator/v1/_requests/?$", simulator_history.simulator_requests),
 ]
+
+# Usage, cost and budgets (streaming/web/usage.py); the staff pages (streaming/review/usage.py).
+from streaming.web import usage  # noqa: E402
+
+urlpatterns += [
+    path("api/usage", usage.usage, name="api-usage"),
+]
