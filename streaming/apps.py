@@ -8,4 +8,4 @@ class StreamingConfig(AppConfig):
     def ready(self) -> None:
         # The review admin lives in its own package (streaming/review/); Django's
         # autodiscovery looks only for `streaming.admin`.
-        from streaming.review import admin  # noqa: F401
+        from streaming.review import admin, usage_admin  # noqa: F401

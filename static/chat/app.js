@@ -1,5 +1,6 @@
 // Page wiring for the chat page: sidebar, composer and the conversation.
 import { Composer } from "./composer.js";
+import { BudgetNote } from "./budget.js";
 import { Conversation } from "./conversation.js";
 import { Sidebar } from "./sidebar.js";
 
@@ -41,6 +42,7 @@ function main() {
       if (renamed.id === conversation.id) conversation.setTitle(renamed.title);
     },
   });
+  const budget = new BudgetNote($("composer-budget"));
   const composer = new Composer({
     form: $("composer"),
     textarea: $("composer-input"),
@@ -50,6 +52,7 @@ function main() {
     errorEl: $("composer-error"),
     onSend: (text, model) => conversation.send(text, model),
     onStop: () => conversation.stop(),
+    onIdle: () => budget.load(),
   });
   const conversation = new Conversation({
     id,
@@ -62,6 +65,7 @@ function main() {
   wireSidebarToggle(layout);
   sidebar.load();
   composer.loadModels();
+  budget.load();
   conversation.load().then(() => composer.focus());
 }
 

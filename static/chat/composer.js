@@ -6,8 +6,8 @@ import { h } from "./dom.js";
 const MODEL_KEY = "chat.model";
 
 export class Composer {
-  constructor({ form, textarea, sendButton, stopButton, modelSelect, errorEl, onSend, onStop }) {
-    Object.assign(this, { form, textarea, sendButton, stopButton, modelSelect, errorEl, onSend, onStop });
+  constructor({ form, textarea, sendButton, stopButton, modelSelect, errorEl, onSend, onStop, onIdle }) {
+    Object.assign(this, { form, textarea, sendButton, stopButton, modelSelect, errorEl, onSend, onStop, onIdle });
     this.busy = false;
     this.sending = false;
     form.addEventListener("submit", (event) => {
@@ -50,6 +50,7 @@ export class Composer {
     this.sendButton.hidden = busy;
     this.stopButton.disabled = false;
     this.#refresh();
+    if (!busy) this.onIdle?.(); // a turn ended: what is left of the budget changed
   }
 
   stopping() {

@@ -188,3 +188,19 @@ async def test_user_and_group_budgets_override_the_default(relay: Relay, setting
     own.tokens_per_day = 3
     await own.asave()
     assert "daily budget of 3 tokens" in (await refused(user=relay.user)).message
+
+
+def test_staff_edit_budgets_in_the_admin_for_a_user_or_a_group(admin_client, django_user_model):
+    """The admin offers budgets per user and per group; a row for neither is refused."""
+    bob = django_user_model.objects.create_user("bob", password="pw-bob-12")
+    group = Group.objects.create(name="team")
+    add = "/admin/streaming/budget/add/"
+    assert admin_client.get(add).status_code == 200
+    response = admin_client.post(add, {"user": bob.pk, "tokens_per_day": "5000"})
+    assert response.status_code == 302
+    assert Budget.objects.get(user=bob).tokens_per_day == 5000
+    admin_client.post(add, {"group": group.pk, "usd_per_month": "12.50"})
+    assert Budget.objects.get(group=group).usd_per_month == Decimal("12.50")
+    admin_client.post(add, {"tokens_per_day": "1"})
+    assert Budget.objects.count() == 2
+    assert admin_client.get("/admin/streaming/usagedaily/").status_code == 200
