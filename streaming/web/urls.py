@@ -36,3 +36,9 @@ from streaming.web import usage  # noqa: E402
 urlpatterns += [
     path("api/usage", usage.usage, name="api-usage"),
 ]
+
+from streaming.review import usage as staff_usage  # noqa: E402
+
+urlpatterns += [
+    path("staff/usage/", staff_usage.usage_page, name="staff-usage"),
+]
