@@ -7,6 +7,7 @@ LOCAL_LOGIN=false the password form is gone and refused, the admin's too.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
@@ -16,6 +17,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 
 from streaming.services.accounts import claims_groups, user_roles_sync
+from streaming.web.security import POLICY
 
 PROVIDER_ID = "oidc"
 
@@ -57,6 +59,16 @@ class LoginView(auth_views.LoginView):
         if not settings.LOCAL_LOGIN:
             return HttpResponseForbidden("Sign in with single sign-on.")
         return super().post(request, *args, **kwargs)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        if settings.OIDC_ISSUER:
+            # The SSO form's POST is redirected to the IdP: a form's redirects are held to
+            # form-action too, so the issuer's origin is allowed on this page.
+            origin = urlsplit(settings.OIDC_ISSUER)
+            allowed = f"form-action 'self' {origin.scheme}://{origin.netloc}"
+            response["Content-Security-Policy"] = POLICY.replace("form-action 'self'", allowed)
+        return response
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {
