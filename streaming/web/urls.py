@@ -41,4 +41,5 @@ from streaming.review import usage as staff_usage  # noqa: E402
 
 urlpatterns += [
     path("staff/usage/", staff_usage.usage_page, name="staff-usage"),
+    path("staff/audit/", staff_usage.audit_page, name="staff-audit"),
 ]
