@@ -8,5 +8,5 @@ class StreamingConfig(AppConfig):
     def ready(self) -> None:
         # The review admin lives in its own package (streaming/review/); Django's
         # autodiscovery looks only for `streaming.admin`.
-        from streaming.review import admin, presets  # noqa: F401
+        from streaming.review import admin, presets, usage_admin  # noqa: F401
         from streaming.tools import admin as tools_admin  # noqa: F401

@@ -321,3 +321,54 @@ class Share(models.Model):
 
     def __str__(self) -> str:
         return f"share of {self.conversation_id}"
+class UsageDaily(models.Model):
+    """A user's tokens on one model on one day (UTC): each finished turn adds to its row once
+    (streaming/services/usage.py). Cost is not stored: it comes from MODEL_PRICES when read."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    model = models.CharField(max_length=100)
+    day = models.DateField()
+    turns = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    cached_input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day", "user", "model"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "model", "day"], name="usage_daily_once")
+        ]
+        indexes = [models.Index(fields=["day"])]
+        verbose_name_plural = "usage (daily)"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.model} {self.day}"
+
+
+class Budget(models.Model):
+    """A budget for one user or for one group, over BUDGET_TOKENS_PER_DAY and
+    BUDGET_USD_PER_MONTH; a blank limit keeps the default (the group's, then the setting's)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    group = models.OneToOneField(
+        "auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    tokens_per_day = models.PositiveBigIntegerField(null=True, blank=True)
+    usd_per_month = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, verbose_name="USD per month"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, group__isnull=True)
+                | Q(user__isnull=True, group__isnull=False),
+                name="budget_for_a_user_or_a_group",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"budget of {self.user or self.group}"

@@ -100,6 +100,11 @@ class Relay:
         assert response.status_code == 202, response.content
         return response.json()["id"]
 
+    async def start_model(self, text: str, model: str) -> str:
+        response = await self.post_turn(await self.conversation(), text, model=model)
+        assert response.status_code == 202, response.content
+        return response.json()["id"]
+
     async def wait_done(self, turn_id: str, timeout: float = 20) -> Turn:
         return await wait_turn(turn_id, lambda turn: turn.status in TURN_FINAL, timeout, "finish")
 

@@ -49,10 +49,10 @@ class ServedApp:
         )
         return self
 
-    def start(self) -> ServedApp:
+    def start(self, port: int = 0) -> ServedApp:
         self.log = []
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", "0"],
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
             cwd=self.root,
             env=self.env,
             stdout=subprocess.PIPE,

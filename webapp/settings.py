@@ -8,6 +8,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
+from streaming.protocol.usage import PriceError, prices_parse
 from webapp.env import env_bool, env_int, env_list, env_number, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -37,6 +38,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
 ]
 
 MIDDLEWARE = [
@@ -49,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "streaming.web.security.ContentSecurityPolicyMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -147,6 +153,49 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# --- Single sign-on (streaming/web/sso.py): django-allauth's OpenID Connect provider ---
+# The endpoints are discovered from {OIDC_ISSUER}/.well-known/openid-configuration.
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_NAME = env_str("OIDC_NAME", "single sign-on")
+OIDC_SCOPES = env_list("OIDC_SCOPES", ["openid", "profile", "email"])
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_STAFF_GROUPS = env_list("OIDC_STAFF_GROUPS", [])
+OIDC_REVIEWER_GROUPS = env_list("OIDC_REVIEWER_GROUPS", [])
+LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
+if OIDC_ISSUER and not OIDC_CLIENT_ID:
+    raise ImproperlyConfigured("OIDC_ISSUER is set: set OIDC_CLIENT_ID (and OIDC_CLIENT_SECRET)")
+if not LOCAL_LOGIN and not OIDC_ISSUER:
+    raise ImproperlyConfigured("LOCAL_LOGIN=false needs single sign-on: set OIDC_ISSUER")
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_ADAPTER = "streaming.web.sso.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "streaming.web.sso.SocialAccountAdapter"
+ACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_PROVIDERS = (
+    {
+        "openid_connect": {
+            "OAUTH_PKCE_ENABLED": True,
+            "SCOPE": OIDC_SCOPES,
+            "APPS": [
+                {
+                    "provider_id": "oidc",
+                    "name": OIDC_NAME,
+                    "client_id": OIDC_CLIENT_ID,
+                    "secret": OIDC_CLIENT_SECRET,
+                    "settings": {"server_url": OIDC_ISSUER},
+                }
+            ],
+        }
+    }
+    if OIDC_ISSUER
+    else {}
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -251,6 +300,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "uploads": {"BACKEND": UPLOAD_STORAGE_BACKEND, "OPTIONS": UPLOAD_STORAGE_OPTIONS},
 }
+
+# --- Usage, cost and budgets (streaming/accounting/, streaming/services/usage.py) ---
+# MODEL_PRICES: JSON, or a path to a JSON file, of USD per million tokens per model:
+# {"<model>": {"input": …, "cached_input": …, "output": …}}. A model without a price has no cost.
+try:
+    MODEL_PRICES = prices_parse(env_str("MODEL_PRICES"))
+except PriceError as exc:
+    raise ImproperlyConfigured(f"MODEL_PRICES: {exc}") from None
+# Defaults per user; the admin overrides them per user and per group. 0 / unset: no budget.
+BUDGET_TOKENS_PER_DAY = env_int("BUDGET_TOKENS_PER_DAY", 0)
+BUDGET_USD_PER_MONTH = env_number("BUDGET_USD_PER_MONTH", 0) or None
 
 # --- Function tools (streaming/tools/functions.py) ---
 # Past the timeout a call answers the model with an error (a sync tool's thread runs on to its

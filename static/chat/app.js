@@ -2,6 +2,7 @@
 import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { ToolToggles } from "./tools.js";
+import { BudgetNote } from "./budget.js";
 import { Conversation } from "./conversation.js";
 import { conversationMenu } from "./menu.js";
 import { SearchBox } from "./search.js";
@@ -52,6 +53,7 @@ function main() {
     button: $("attach-button"),
     onError: (message) => composer.showError(message),
   });
+  const budget = new BudgetNote($("composer-budget"));
   const composer = new Composer({
     effortSelect: $("effort-select"),
     instructions: $("instructions-input"),
@@ -65,6 +67,7 @@ function main() {
     errorEl: $("composer-error"),
     onSend: (text, model, files) => conversation.send(text, model, files),
     onStop: () => conversation.stop(),
+    onIdle: () => budget.load(),
   });
   const conversation = new Conversation({
     id,
@@ -78,6 +81,7 @@ function main() {
   new SearchBox({ input: $("search-input"), results: $("search-results"), list: $("conversation-list") });
   conversationMenu(layout.querySelector(".chat-head"), id);
   sidebar.load();
+  budget.load();
   composer
     .loadModels()
     .then(() => composer.loadPresets($("preset-select"), !id))

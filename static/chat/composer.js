@@ -6,8 +6,8 @@ import { h } from "./dom.js";
 const MODEL_KEY = "chat.model";
 
 export class Composer {
-  constructor({ form, textarea, sendButton, stopButton, modelSelect, effortSelect, instructions, attachments, errorEl, onSend, onStop, toolToggles = null }) {
-    Object.assign(this, { form, textarea, sendButton, stopButton, modelSelect, effortSelect, instructions, attachments, errorEl, onSend, onStop, toolToggles });
+  constructor({ form, textarea, sendButton, stopButton, modelSelect, effortSelect, instructions, attachments, errorEl, onSend, onStop, onIdle, toolToggles = null }) {
+    Object.assign(this, { form, textarea, sendButton, stopButton, modelSelect, effortSelect, instructions, attachments, errorEl, onSend, onStop, onIdle, toolToggles });
     this.reasoning = new Set();
     this.busy = false;
     this.sending = false;
@@ -110,6 +110,7 @@ export class Composer {
     this.sendButton.hidden = busy;
     this.stopButton.disabled = false;
     this.#refresh();
+    if (!busy) this.onIdle?.(); // a turn ended: what is left of the budget changed
   }
 
   stopping() {

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from streaming import selectors
+from streaming.accounting.budgets import budget_refusal
 from streaming.eventlog.store import LeaseLost, db
 from streaming.eventlog.writer import LogWriter
 from streaming.logs import turn_logger
@@ -28,6 +29,7 @@ from streaming.protocol.events import RelayTurnDone
 from streaming.protocol.fold import TurnFold
 from streaming.protocol.statuses import TURN_ACTIVE, FinalStatus
 from streaming.services.search import search_index_turn
+from streaming.services import usage as usage_services
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,9 @@ def _check_limits(owner_id: Any) -> None:
             f"at most {settings.LIMIT_TURNS_PER_MINUTE} messages a minute; try again in {wait} s",
             retry_after=wait,
         )
+    refusal = budget_refusal(user=owner_id)
+    if refusal is not None:
+        raise LimitExceeded(refusal.message, retry_after=refusal.retry_after)
 
 
 def _title_from(text: str) -> str:
@@ -211,6 +216,8 @@ async def turn_finish(
     finally:
         writer.close()
     await db(search_index_turn, turn_id=turn.pk)
+    # The turn is stored as finished (and ours: a lost lease raised above): count its usage.
+    await db(usage_services.usage_record_logged, turn=turn, fold=fold)
 
 
 async def turn_interrupt(*, turn: Turn, owner: str) -> None:

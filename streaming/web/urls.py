@@ -57,3 +57,17 @@ urlpatterns += [
     path("api/conversations/<uuid:conversation_id>/share", export_share.share),
     path("shared/<str:token>/", export_share.shared_page, name="shared"),
 ]
+
+# Usage, cost and budgets (streaming/web/usage.py); the staff pages (streaming/review/usage.py).
+from streaming.web import usage  # noqa: E402
+
+urlpatterns += [
+    path("api/usage", usage.usage, name="api-usage"),
+]
+
+from streaming.review import usage as staff_usage  # noqa: E402
+
+urlpatterns += [
+    path("staff/usage/", staff_usage.usage_page, name="staff-usage"),
+    path("staff/audit/", staff_usage.audit_page, name="staff-audit"),
+]
