@@ -63,7 +63,7 @@ function main() {
     sendButton: $("send-button"),
     stopButton: $("stop-button"),
     modelSelect: $("model-select"),
-    toolToggles: new ToolToggles($("tool-toggles")),
+    toolToggles: new ToolToggles($("tool-toggles"), { forConversation: Boolean(id) }),
     errorEl: $("composer-error"),
     onSend: (text, model, files) => conversation.send(text, model, files),
     onStop: () => conversation.stop(),

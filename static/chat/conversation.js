@@ -35,6 +35,7 @@ export class Conversation {
       data = await api("GET", `/api/conversations/${this.id}`);
     } catch (error) {
       this.composer.showError(`Could not load this conversation: ${error.message}`);
+      this.composer.rememberTools?.(null);
       return;
     }
     if (data.title) this.setTitle(data.title);
@@ -46,7 +47,7 @@ export class Conversation {
       else this.#stream(view, turn.ws || `/ws/turns/${turn.id}/`);
     }
     const last = (data.turns || []).at(-1);
-    if (last) this.composer.rememberTools?.(last.tools);
+    this.composer.rememberTools?.(last ? last.tools : null);
     this.#showEmpty(!(data.turns || []).length);
     this.#follow(true);
   }

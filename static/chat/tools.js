@@ -5,10 +5,13 @@ import { api } from "./api.js";
 import { h } from "./dom.js";
 
 export class ToolToggles {
-  constructor(container) {
+  /** `forConversation`: an existing conversation's page, which shows the toggles only once
+   * it knows the conversation's last choice (`remember`), never the defaults first. */
+  constructor(container, { forConversation = false } = {}) {
     this.container = container;
     this.tools = [];
     this.remembered = null;
+    this.settled = !forConversation;
     this.loaded = this.#load();
   }
 
@@ -18,13 +21,13 @@ export class ToolToggles {
     } catch {
       this.tools = [];
     }
-    this.#render();
+    if (this.settled) this.#render();
   }
 
-  /** Use the tools a conversation's last turn had. */
+  /** Use the tools a conversation's last turn had (not a list: the defaults). */
   async remember(names) {
-    if (!Array.isArray(names)) return;
-    this.remembered = names;
+    if (Array.isArray(names)) this.remembered = names;
+    this.settled = true;
     await this.loaded;
     this.#render();
   }
