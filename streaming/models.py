@@ -270,6 +270,8 @@ class ToolEntry(models.Model):
     @property
     def kind(self) -> str:
         return "function" if self.function else str((self.tool or {}).get("type", ""))
+
+
 class Feedback(models.Model):
     """The owner's rating of a finished answer, and a reviewer's mark on it."""
 
@@ -321,6 +323,8 @@ class Share(models.Model):
 
     def __str__(self) -> str:
         return f"share of {self.conversation_id}"
+
+
 class UsageDaily(models.Model):
     """A user's tokens on one model on one day (UTC): each finished turn adds to its row once
     (streaming/services/usage.py). Cost is not stored: it comes from MODEL_PRICES when read."""

@@ -9,7 +9,6 @@ from django.db import transaction
 from streaming import selectors
 from streaming.models import Conversation, Upload
 from streaming.services.files import files_delete
-from streaming.models import Conversation
 from streaming.services.search import search_forget, search_retitle
 
 TITLE_CHARS = 200

@@ -28,8 +28,8 @@ from streaming.models import Conversation, Turn
 from streaming.protocol.events import RelayTurnDone
 from streaming.protocol.fold import TurnFold
 from streaming.protocol.statuses import TURN_ACTIVE, FinalStatus
-from streaming.services.search import search_index_turn
 from streaming.services import usage as usage_services
+from streaming.services.search import search_index_turn
 
 log = logging.getLogger(__name__)
 

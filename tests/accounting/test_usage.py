@@ -68,7 +68,11 @@ async def test_usage_totals_equal_the_sum_over_stored_turns_after_concurrent_tur
     conversations = [await relay.conversation() for _ in range(16)]
     responses = await asyncio.gather(
         *(
-            relay.post_turn(c, (QUICK if i % 2 else THINK).format(seed=i), model=f"sim-m{i % 2}")
+            relay.post_turn(
+                c,
+                (QUICK if i % 2 else THINK).format(seed=i),
+                model=("sim-reasoning", "sim-markdown")[i % 2],
+            )
             for i, c in enumerate(conversations)
         )
     )
@@ -77,8 +81,8 @@ async def test_usage_totals_equal_the_sum_over_stored_turns_after_concurrent_tur
     for turn_id in turn_ids:
         assert (await relay.wait_done(turn_id)).status == "completed"
     expected = await stored_tokens(turn_ids)
-    assert set(expected) == {"sim-m0", "sim-m1"}
-    assert expected["sim-m0"].reasoning_tokens > 0
+    assert set(expected) == {"sim-reasoning", "sim-markdown"}
+    assert expected["sim-reasoning"].reasoning_tokens > 0
     await _until(lambda: daily_tokens(relay.user), expected)
     rows = [row async for row in UsageDaily.objects.filter(user=relay.user).values("turns")]
     assert len(rows) == 2 and sum(r["turns"] for r in rows) == 16
@@ -99,23 +103,23 @@ async def test_api_usage_reports_today_and_month_with_cost_where_known(
 ) -> None:
     """`GET /api/usage`: the user's own totals; a priced model has a cost, an unpriced one
     none (and the total's cost is unknown then); the budget left."""
-    settings.MODEL_PRICES = prices_parse('{"sim-priced": {"input": 1000, "output": 2000}}')
+    settings.MODEL_PRICES = prices_parse('{"sim-markdown": {"input": 1000, "output": 2000}}')
     settings.BUDGET_TOKENS_PER_DAY = 1_000_000
-    one = await relay.start_model(QUICK.format(seed=1), "sim-priced")
-    two = await relay.start_model(QUICK.format(seed=2), "sim-free")
+    one = await relay.start_model(QUICK.format(seed=1), "sim-markdown")
+    two = await relay.start_model(QUICK.format(seed=2), "sim-reasoning")
     for turn_id in (one, two):
         await relay.wait_done(turn_id)
     expected = await stored_tokens([one, two])
     await _until(lambda: daily_tokens(relay.user), expected)
     data = (await relay.client.get("/api/usage")).json()
     models = {m["model"]: m for m in data["today"]["models"]}
-    priced = expected["sim-priced"]
-    assert models["sim-priced"]["cost_usd"] == pytest.approx(
+    priced = expected["sim-markdown"]
+    assert models["sim-markdown"]["cost_usd"] == pytest.approx(
         (priced.input_tokens * 1000 + priced.output_tokens * 2000) / 1e6
     )
-    assert models["sim-free"]["cost_usd"] is None
+    assert models["sim-reasoning"]["cost_usd"] is None
     assert data["today"]["cost_usd"] is None
-    assert data["today"]["priced_cost_usd"] == models["sim-priced"]["cost_usd"]
+    assert data["today"]["priced_cost_usd"] == models["sim-markdown"]["cost_usd"]
     used = sum(t.total_tokens for t in expected.values())
     assert data["today"]["total_tokens"] == data["month"]["total_tokens"] == used
     budget = data["budgets"]["tokens_per_day"]
