@@ -4,15 +4,23 @@ Streamed strings (text, arguments, code, summaries) are kept as lists of deltas 
 only when read, so a 20,000-delta answer costs one append per delta, not a copy of the text
 so far. When an item's `output_item.done` arrives, what was streamed is compared with it and
 any difference is recorded as an anomaly; the done item is then taken as the truth.
+
+It never raises, whatever JSON objects it is fed: an event that failed validation
+(`UnknownEvent`) is read leniently where its meaning is clear (a text delta without
+`content_index` is still text) and is otherwise only counted; shapes it cannot use are
+anomalies. Anomalies are counted per message, so a server that repeats one mistake on every
+delta adds one line, not one per event.
 """
 
 from __future__ import annotations
 
 import copy
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 from streaming.protocol import events as ev
+from streaming.protocol import lenient
 from streaming.protocol.statuses import ITEM_PHASES, TERMINAL_EVENT_TYPES
 
 # Where a streamed string lives inside an output item: (container, index, field).
@@ -31,6 +39,8 @@ _DONE_TARGETS: dict[str, tuple[Path, str]] = {
     "response.custom_tool_call_input.done": ((None, 0, "input"), "input"),
     "response.code_interpreter_call_code.done": ((None, 0, "code"), "code"),
 }
+# How far past the end an index may point (the gap is filled): bounds what one event costs.
+MAX_GAP = 64
 _OPAQUE = frozenset({"encrypted_content", "fingerprint"})
 _PHASES = frozenset(ITEM_PHASES)
 
@@ -44,7 +54,7 @@ class Accumulator:
         self.error: dict[str, Any] | None = None
         self.incomplete_details: dict[str, Any] | None = None
         self.terminal_type: str | None = None
-        self.anomalies: list[str] = []
+        self.anomaly_counts: Counter[str] = Counter()
         self.event_counts: Counter[str] = Counter()
         self.partial_images: dict[int, str] = {}
         self._buffers: dict[tuple[int, Path], list[str]] = {}
@@ -58,34 +68,51 @@ class Accumulator:
             target = self._target(index, path, create=False)
             if target is not None:
                 target[path[2]] = "".join(parts)
-        return [item for item in self.items if item is not None]
+        return [item for item in self.items if isinstance(item, dict)]
 
     @property
     def output_text(self) -> str:
         return "".join(
-            part.get("text") or ""
+            part["text"]
             for item in self.output
-            if item.get("type") == "message"
-            for part in item.get("content") or []
-            if part.get("type") == "output_text"
+            if isinstance(item, dict) and item.get("type") == "message"
+            for part in _entries(item.get("content"))
+            if part.get("type") == "output_text" and isinstance(part.get("text"), str)
         )
 
     @property
     def response_id(self) -> str | None:
-        return self.response.get("id")
+        rid = self.response.get("id")
+        return rid if isinstance(rid, str) else None
+
+    @property
+    def anomalies(self) -> list[str]:
+        """Each distinct anomaly once, in order seen, with how often when more than once."""
+        return [
+            note if count == 1 else f"{note} (x{count})"
+            for note, count in self.anomaly_counts.items()
+        ]
+
+    def note(self, message: str) -> None:
+        """Record an anomaly (counted: the same message twice is one line)."""
+        self.anomaly_counts[message] += 1
 
     # --- folding ----------------------------------------------------------------------------
 
     def feed(self, event: ev.StreamEvent) -> None:
         kind = event.type
         self.event_counts[kind] += 1
-        if kind == "response.output_text.delta":  # the hot path, first, inline
+        cls = type(event)
+        if cls is ev.OutputTextDelta:  # the hot path, first, inline
             path = ("content", event.content_index, "text")  # type: ignore[attr-defined]
             parts = self._buffers.get((event.output_index, path))  # type: ignore[attr-defined]
             if parts is None:
-                self._append(event, path)
+                self.feed_text(event.output_index, event.content_index, event.delta)  # type: ignore[attr-defined]
             else:
                 parts.append(event.delta)  # type: ignore[attr-defined]
+            return
+        if cls is ev.UnknownEvent:
+            lenient.fold(self, event)  # type: ignore[arg-type]
             return
         target = _DELTA_TARGETS.get(kind)
         if target is not None:
@@ -100,6 +127,33 @@ class Accumulator:
             handler(self, event)
         elif isinstance(event, ev.ToolCallStatus):
             self._status(event)
+
+    def feed_text(self, index: int, content: int, delta: str) -> None:
+        """A text delta. Text is text: one for an output never added (some servers send no
+        `output_item.added`) makes an assistant message there, noted once."""
+        if not (0 <= index < len(self.items)) or self.items[index] is None:
+            if not 0 <= index <= len(self.items) + MAX_GAP:
+                self.note(f"response.output_text.delta refers to output {index}, out of range")
+                return
+            self.note("response.output_text.delta for an output never added: made a message")
+            while len(self.items) <= index:
+                self.items.append(None)
+            self.items[index] = {"type": "message", "role": "assistant", "content": []}
+        path = ("content", content, "text")
+        key = (index, path)
+        parts = self._buffers.get(key)
+        if parts is None:
+            target = self._target(index, path, create=True, kind="response.output_text.delta")
+            if target is None:
+                return
+            target.setdefault("type", "output_text")
+            parts = self._buffers[key] = []
+        parts.append(delta)
+
+    def settle_text(self, index: int, content: int, text: str) -> None:
+        """A text's done event, read leniently (`protocol/lenient.py`)."""
+        done = SimpleNamespace(output_index=index, type="response.output_text.done")
+        self._settle(done, ("content", content, "text"), text)
 
     def _append(self, event: Any, path: Path) -> None:
         key = (event.output_index, path)
@@ -124,20 +178,29 @@ class Accumulator:
         self, index: int, path: Path, *, create: bool, kind: str = ""
     ) -> dict[str, Any] | None:
         item = self.items[index] if 0 <= index < len(self.items) else None
-        if item is None:
+        if not isinstance(item, dict):
             if create:
                 self._anomaly(f"{kind} refers to output {index}, which was never added")
             return None
         container, sub, _ = path
         if container is None:
             return item
-        entries = item.setdefault(container, [])
+        entries = item.get(container)
+        if entries is None:
+            entries = item[container] = []
+        if not isinstance(entries, list) or not 0 <= sub <= len(entries) + MAX_GAP:
+            self._anomaly(f"{kind} refers to {container} {sub} of output {index}, unusable")
+            return None
         while create and len(entries) <= sub:
             entries.append({})
-        return entries[sub] if sub < len(entries) else None
+        entry = entries[sub] if sub < len(entries) else None
+        if entry is not None and not isinstance(entry, dict):
+            self._anomaly(f"{kind} refers to {container} {sub} of output {index}, not an object")
+            return None
+        return entry
 
     def _anomaly(self, message: str) -> None:
-        self.anomalies.append(message)
+        self.note(message)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -175,10 +238,19 @@ class Accumulator:
 
     # --- items and parts ------------------------------------------------------------------
 
-    def _item_added(self, event: ev.OutputItemAdded) -> None:
-        index = event.output_index
+    def _slot(self, index: int, kind: str) -> bool:
+        """Make room for output `index`; False (an anomaly) if it is out of range."""
+        if not 0 <= index <= len(self.items) + MAX_GAP:
+            self._anomaly(f"{kind} refers to output {index}, out of range")
+            return False
         while len(self.items) <= index:
             self.items.append(None)
+        return True
+
+    def _item_added(self, event: ev.OutputItemAdded) -> None:
+        index = event.output_index
+        if not self._slot(index, event.type):
+            return
         if self.items[index] is not None:
             self._anomaly(f"output {index} was added twice")
         self.items[index] = copy.deepcopy(event.item)
@@ -186,9 +258,9 @@ class Accumulator:
     def _item_done(self, event: ev.OutputItemDone) -> None:
         index = event.output_index
         if not (0 <= index < len(self.items)) or self.items[index] is None:
+            if not self._slot(index, event.type):
+                return
             self._anomaly(f"{event.type} for output {index}, which was never added")
-            while len(self.items) <= index:
-                self.items.append(None)
         for key in [key for key in self._buffers if key[0] == index]:
             parts = self._buffers.pop(key)
             container, sub, field = key[1]
@@ -264,18 +336,28 @@ class Accumulator:
         item = self._target(event.output_index, (None, 0, ""), create=True, kind=event.type)
         if item is None:
             return
-        commands = item.setdefault("action", {}).setdefault("commands", [])
-        while len(commands) <= event.command_index:
+        action = item.setdefault("action", {})
+        commands = action.setdefault("commands", []) if isinstance(action, dict) else None
+        index = event.command_index
+        if not isinstance(commands, list) or not 0 <= index <= len(commands) + MAX_GAP:
+            self._anomaly(f"{event.type} at output {event.output_index}: unusable commands")
+            return
+        while len(commands) <= index:
             commands.append("")
         if event.type == "response.shell_call_command.delta":
-            commands[event.command_index] += event.delta
+            before = commands[index] if isinstance(commands[index], str) else ""
+            commands[index] = before + event.delta
         else:
-            commands[event.command_index] = event.command
+            commands[index] = event.command
 
 
 def _comparable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # Opaque blobs: providers re-encrypt them between the item's done event and the terminal one.
     return [{k: v for k, v in item.items() if k not in _OPAQUE} for item in items]
+
+
+def _entries(entries: Any) -> list[dict[str, Any]]:
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 def _at(entries: Any, index: int) -> dict[str, Any] | None:

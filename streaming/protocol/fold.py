@@ -77,5 +77,5 @@ class TurnFold:
                 try:
                     acc.feed(parse_event(data))
                 except MalformedEvent:
-                    acc.anomalies.append(f"stored {kind} is not readable")
+                    acc.note(f"stored {kind} is not readable")
         return fold

@@ -257,16 +257,18 @@ def test_it_folds_code_interpreter_status_and_code():
 
 
 def test_an_event_for_an_output_never_added_is_an_anomaly_not_a_crash():
-    """Events for an unknown output index are recorded as anomalies and otherwise ignored."""
+    """Events for an unknown output index are recorded as anomalies and otherwise ignored,
+    except text: a delta for an output never added makes a message there (servers.md)."""
     acc = fold(
         created(),
         text_delta("x", index=3),
         {"type": "response.function_call_arguments.done", "output_index": 2, "arguments": "{}"},
         {"type": "response.web_search_call.searching", "output_index": 5, "item_id": "w"},
     )
-    assert acc.output == []
+    assert acc.output_text == "x"
+    assert [item["type"] for item in acc.output] == ["message"]
     assert acc.anomalies == [
-        "response.output_text.delta refers to output 3, which was never added",
+        "response.output_text.delta for an output never added: made a message",
         "response.function_call_arguments.done refers to output 2, which was never added",
         "response.web_search_call.searching refers to output 5, which was never added",
     ]
