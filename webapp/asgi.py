@@ -16,6 +16,9 @@ from streaming.live.routing import websocket_urlpatterns  # noqa: E402
 from streaming.simulator import app as simulator  # noqa: E402
 from streaming.worker.consumer import worker_application  # noqa: E402
 
+# Background responses of the mounted simulator outlive a restart of the app, as OpenAI's do.
+simulator.application.keep_background_in(settings.DATA_DIR / "simulator")
+
 
 def to_simulator(scope) -> bool:
     """Whether the mounted simulator answers this request: only where settings serve it, and

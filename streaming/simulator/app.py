@@ -16,8 +16,11 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
+from streaming.simulator.background import Background, BackgroundStore, wait_for
 from streaming.simulator.faults import (
     FlakyCounter,
     Frame,
@@ -218,9 +221,14 @@ async def lifespan(receive: Receive, send: Send) -> None:
 class SimulatorApp:
     """The ASGI application; each instance keeps its own request history and flaky counter."""
 
-    def __init__(self, *, history: int = 200) -> None:
+    def __init__(self, *, history: int = 200, store: Path | None = None) -> None:
         self.requests: deque[dict[str, Any]] = deque(maxlen=history)
         self.flaky = FlakyCounter()
+        self.background = BackgroundStore(store)
+
+    def keep_background_in(self, directory: Path) -> None:
+        """Store background responses on disk too, so they outlive a restart."""
+        self.background = BackgroundStore(directory)
 
     def history(self) -> list[dict[str, Any]]:
         """How the last requests went, oldest first (records change while a request runs:
@@ -240,6 +248,8 @@ class SimulatorApp:
             return await connection.reply(json_reply(200, models_list()))
         if route == ("GET", HISTORY_PATH):
             return await connection.reply(json_reply(200, self.history()))
+        if route[1].startswith("/v1/responses/"):
+            return await self.retrieve(connection, route, scope.get("query_string", b""))
         message = f"No simulator route for {route[0]} {route[1]}"
         await connection.reply(error_reply(404, message, "invalid_request_error", None))
 
@@ -253,12 +263,74 @@ class SimulatorApp:
             error = error_reply(400, str(exc), "invalid_request_error", None)
             return await connection.reply(error)
         record = self.record(request, params)
+        if request.get("background") and http_fault(params, self.flaky) is None:
+            item = self.background.create(request, params)
+            record.update(id=item.id, status=200, background=True, ended="background")
+            if not request.get("stream"):
+                return await connection.reply(json_reply(200, item.snapshot(time.time())))
+            return await self.follow(connection, item, after=-1, record=record)
         watcher = asyncio.create_task(connection.watch())
         try:
             await self.serve(connection, request, params, record)
         finally:
             watcher.cancel()
             record["finished_at"] = time.time()
+
+    async def retrieve(self, connection: Connection, route: tuple[str, str], query: bytes) -> None:
+        """`GET /v1/responses/{id}` (JSON, or `?stream=true&starting_after=N`) and
+        `POST /v1/responses/{id}/cancel`, for background responses."""
+        method, path = route
+        parts = path.removeprefix("/v1/responses/").split("/")
+        item = self.background.get(parts[0])
+        if item is None or (method, parts[1:]) not in (("GET", []), ("POST", ["cancel"])):
+            message = f"Response with id '{parts[0]}' not found."
+            return await connection.reply(error_reply(404, message, "invalid_request_error", None))
+        if method == "POST":
+            self.background.cancel(item)
+            return await connection.reply(json_reply(200, item.snapshot(time.time())))
+        args = {k: v[-1] for k, v in parse_qs(query.decode("latin-1")).items()}
+        if args.get("stream") != "true":
+            return await connection.reply(json_reply(200, item.snapshot(time.time())))
+        try:
+            after = int(args.get("starting_after", "-1"))
+        except ValueError:
+            message = "starting_after must be an integer"
+            return await connection.reply(error_reply(400, message, "invalid_request_error", None))
+        await self.follow(connection, item, after=after, record=None)
+
+    async def follow(
+        self, connection: Connection, item: Background, *, after: int, record: dict | None
+    ) -> None:
+        """Stream the response's events after `after` as they come due; leaving stops only
+        this reader, never the response."""
+        watcher = asyncio.create_task(connection.watch())
+        try:
+            await connection.send(
+                {"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS}
+            )
+            index = max(0, after + 1)
+            while index < len(item.events):
+                delay = wait_for(item, index, time.time())
+                if math.isinf(delay):
+                    break  # cancelled before this event
+                if await connection.wait(delay):
+                    return
+                ready = item.available(time.time())
+                if ready <= index:
+                    break  # cancelled: nothing more comes
+                body = b"".join(item.frames[index:ready])
+                body = stamped(body) if item.stamp else body
+                await connection.send(
+                    {"type": "http.response.body", "body": body, "more_body": True}
+                )
+                if record is not None:
+                    record["events_sent"] += ready - index
+                index = ready
+            await connection.send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            watcher.cancel()
+            if record is not None:
+                record["finished_at"] = time.time()
 
     def record(self, request: dict[str, Any], params: Params) -> dict[str, Any]:
         record = {

@@ -53,7 +53,7 @@ def base_response(request: dict[str, Any], response_id: str, created_at: int) ->
         "object": "response",
         "created_at": created_at,
         "status": "in_progress",
-        "background": False,
+        "background": bool(request.get("background", False)),
         "completed_at": None,
         "error": None,
         "incomplete_details": None,
