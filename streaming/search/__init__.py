@@ -8,6 +8,7 @@ title, its input and its answer), written when the turn ends, never per event.
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
 from django.db import connection
 
@@ -16,6 +17,21 @@ TABLE = "streaming_search"
 # (private-use characters, removed from the indexed text).
 START, STOP = "\ue000", "\ue001"
 RESULTS = 20
+COLUMNS = ("turn_id", "owner_id", "conversation_id", "title", "input", "answer")
+INSERT = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+
+
+def insert(cursor: Any, row: dict[str, Any], *, suffix: str = "") -> None:
+    """One turn's row; `suffix` ends the statement (PostgreSQL's upsert clause)."""
+    cursor.execute(INSERT + suffix, [row[column] for column in COLUMNS])
+
+
+def retitle(*, conversation_id: str, title: str) -> None:
+    """The same on both databases: the title is an ordinary column."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET title = %s WHERE conversation_id = %s", [title, conversation_id]
+        )
 
 
 def backend() -> ModuleType:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import connection
 
-from streaming.search import RESULTS, START, STOP, TABLE
+from streaming.search import RESULTS, START, STOP, TABLE, insert
 
 CONFIG = "simple"  # no stemming or stop words: the team writes in more than one language
 CREATE = [
@@ -39,21 +39,11 @@ QUERY = (
 
 def write(row: dict[str, Any]) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {TABLE} (turn_id, owner_id, conversation_id, title, input, answer) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (turn_id) DO UPDATE SET "
+        insert(
+            cursor,
+            row,
+            suffix=" ON CONFLICT (turn_id) DO UPDATE SET "
             "title = EXCLUDED.title, input = EXCLUDED.input, answer = EXCLUDED.answer",
-            [
-                row[k]
-                for k in ("turn_id", "owner_id", "conversation_id", "title", "input", "answer")
-            ],
-        )
-
-
-def retitle(*, conversation_id: str, title: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {TABLE} SET title = %s WHERE conversation_id = %s", [title, conversation_id]
         )
 
 

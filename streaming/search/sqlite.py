@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import DatabaseError, connection
 
-from streaming.search import RESULTS, START, STOP, TABLE
+from streaming.search import RESULTS, START, STOP, TABLE, insert
 
 CREATE = [
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5(turn_id UNINDEXED, "
@@ -29,21 +29,7 @@ WORD = re.compile(r"\w+")
 def write(row: dict[str, Any]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TABLE} WHERE turn_id = %s", [row["turn_id"]])
-        cursor.execute(
-            f"INSERT INTO {TABLE} (turn_id, owner_id, conversation_id, title, input, answer) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            [
-                row[k]
-                for k in ("turn_id", "owner_id", "conversation_id", "title", "input", "answer")
-            ],
-        )
-
-
-def retitle(*, conversation_id: str, title: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {TABLE} SET title = %s WHERE conversation_id = %s", [title, conversation_id]
-        )
+        insert(cursor, row)
 
 
 def forget(*, conversation_id: str) -> None:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from streaming.eventlog.writer import LogWriter
 from streaming.models import Turn
 from streaming.protocol.fold import TurnFold
-from streaming.services.turns import worker_wake
+from streaming.services.turns import released_fields, worker_wake
 from streaming.worker.approvals import pending_ids
 
 
@@ -22,15 +22,7 @@ async def turn_wait(*, writer: LogWriter, turn: Turn, fold: TurnFold) -> None:
     now = timezone.now()
     turn.status, turn.waiting_since = Turn.Status.WAITING, now
     writer.turn_updates.update(
-        status=Turn.Status.WAITING,
-        output=fold.output,
-        output_text=fold.output_text,
-        usage=fold.usage,
-        response_ids=fold.response_ids,
-        anomalies=fold.anomalies,
-        waiting_since=now,
-        lease_owner="",
-        lease_expires_at=None,
+        released_fields(fold=fold, usage=fold.usage), status=Turn.Status.WAITING, waiting_since=now
     )
     try:
         await writer.flush()

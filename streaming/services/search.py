@@ -43,7 +43,7 @@ def search_index_turn(*, turn_id: Any) -> None:
 
 
 def search_retitle(*, conversation_id: Any, title: str) -> None:
-    search.backend().retitle(conversation_id=_db_id(conversation_id), title=search.clean(title))
+    search.retitle(conversation_id=_db_id(conversation_id), title=search.clean(title))
 
 
 def search_forget(*, conversation_id: Any) -> None:

@@ -200,16 +200,7 @@ async def turn_finish(
         RelayTurnDone(status=status, error=error or None, usage=usage, timings=turn.timings)
     )
     writer.turn_updates.update(
-        status=status,
-        error=error,
-        output=fold.output,
-        output_text=fold.output_text,
-        usage=usage,
-        response_ids=fold.response_ids,
-        anomalies=fold.anomalies,
-        finished_at=finished,
-        lease_owner="",
-        lease_expires_at=None,
+        released_fields(fold=fold, usage=usage), status=status, error=error, finished_at=finished
     )
     try:
         await writer.flush()
@@ -218,6 +209,20 @@ async def turn_finish(
     await db(search_index_turn, turn_id=turn.pk)
     # The turn is stored as finished (and ours: a lost lease raised above): count its usage.
     await db(usage_services.usage_record_logged, turn=turn, fold=fold)
+
+
+def released_fields(*, fold: TurnFold, usage: Any) -> dict[str, Any]:
+    """The fields a turn stores when its worker lets it go (finished, or waiting for an
+    approval): what streamed, folded, and no lease."""
+    return {
+        "output": fold.output,
+        "output_text": fold.output_text,
+        "usage": usage,
+        "response_ids": fold.response_ids,
+        "anomalies": fold.anomalies,
+        "lease_owner": "",
+        "lease_expires_at": None,
+    }
 
 
 async def turn_interrupt(*, turn: Turn, owner: str) -> None:
