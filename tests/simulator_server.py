@@ -1,8 +1,9 @@
-"""The built-in simulator served over real HTTP by daphne, for any test that needs an upstream.
+"""The built-in simulator served over real HTTP by uvicorn, for any test that needs an upstream.
 
 `simulator_url` (session-scoped) is the base URL `http://127.0.0.1:PORT/v1`; the server runs
 in a subprocess on a free port read from the server's log, and is killed after the session.
-`SIMULATOR_SERVER=uvicorn` serves it with uvicorn instead (as `bench/load.py` does).
+`SIMULATOR_SERVER=daphne` serves it with daphne instead; daphne does not cut the connection
+of the `drop` scenario (streaming/simulator/app.py, `ConnectionCut`), so those tests need uvicorn.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def _drain(stream, lines: list[str]) -> None:
 def start_simulator(
     app: str = "streaming.simulator.app:application", server: str | None = None
 ) -> tuple[subprocess.Popen, str]:
-    """Start `server` (daphne unless SIMULATOR_SERVER says otherwise) on a free port;
+    """Start `server` (uvicorn unless SIMULATOR_SERVER says otherwise) on a free port;
     returns the process and `http://127.0.0.1:PORT/v1`."""
-    server = server or os.environ.get("SIMULATOR_SERVER", "daphne")
+    server = server or os.environ.get("SIMULATOR_SERVER", "uvicorn")
     command = [sys.executable, "-m", *SERVERS[server], app]
     process = subprocess.Popen(
         command,

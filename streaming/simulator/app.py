@@ -1,6 +1,6 @@
 """A stand-in for the OpenAI Responses API, as a pure ASGI application (no Django).
 
-Serve it alone with `daphne -b 127.0.0.1 -p 0 streaming.simulator.app:application`, or mount it
+Serve it alone with `uvicorn --port 0 streaming.simulator.app:application`, or mount it
 under `/simulator/`. `POST /v1/responses` answers with the scenario the request names (see
 `docs/simulator.md`), `GET /v1/models` lists the scenarios and `GET /v1/_requests` shows how
 the last requests ended, so a test in another process can see that a client went away. Served
@@ -112,25 +112,15 @@ class Connection:
         await self.send(start)
         await self.send({"type": "http.response.body", "body": reply.body})
 
-    def abort(self) -> bool:
-        """Cut the TCP connection mid-body, when the server lets us.
 
-        ASGI has no message for this. Daphne's `send` is `functools.partial(handle_reply,
-        protocol)`, with the Twisted transport at `protocol.channel.transport`; uvicorn's is
-        a method of its request cycle, which holds the asyncio transport. Closing it ends the
-        chunked body without its last chunk, as a dying upstream would. Elsewhere the caller
-        ends the body normally.
-        """
-        protocol = next(iter(getattr(self.send, "args", ())), None)
-        transport = getattr(getattr(protocol, "channel", None), "transport", None)
-        if transport is not None:
-            transport.loseConnection()
-            return True
-        transport = getattr(getattr(self.send, "__self__", None), "transport", None)
-        if transport is None:
-            return False
-        transport.close()
-        return True
+class ConnectionCut(Exception):
+    """Raised by the `drop` scenario after its last delta, to cut the connection mid-body.
+
+    ASGI has no message that aborts a response. What it does define is that an application
+    raising after the response has started leaves the server nothing to do but close the
+    connection without the body's last chunk, which is what a dying upstream looks like to
+    the client. Every ASGI server does that, so nothing of the server is reached into.
+    """
 
 
 def _wake(waking: asyncio.Future[None] | None) -> None:
@@ -363,6 +353,8 @@ class SimulatorApp:
         record["status"] = 200
         drop, stamp = params.scenario == "drop", bool(params.stamp)
         record["ended"] = await stream(connection, frames, record, drop=drop, stamp=stamp)
+        if record["ended"] == "dropped":
+            raise ConnectionCut("the drop scenario cuts the connection here, on purpose")
 
     def plan(self, request: dict, params: Params, record: dict) -> tuple[Reply | None, Iterable]:
         """Either a whole reply or the frames to stream."""
@@ -416,11 +408,10 @@ async def stream(
     await asyncio.sleep(0)  # a disconnect during the last message is still seen
     if connection.gone:
         return "client_disconnected"
-    if drop and connection.abort():
-        await asyncio.sleep(0)  # lets the server see the connection end before we return
+    if drop:
         return "dropped"
     await connection.send({"type": "http.response.body", "body": b"", "more_body": False})
-    return "dropped" if drop else "completed"
+    return "completed"
 
 
 application = SimulatorApp()
