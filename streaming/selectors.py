@@ -89,6 +89,12 @@ def turns_left_queued(*, older_than: float) -> list[Any]:
     return list(queued.values_list("pk", flat=True)[:SWEEP_BATCH])
 
 
+def turns_left_waiting(*, before: datetime) -> list[Any]:
+    """Ids of turns waiting on MCP approvals since before `before` (nobody answered)."""
+    waiting = Turn.objects.filter(status=Turn.Status.WAITING, waiting_since__lt=before)
+    return list(waiting.values_list("pk", flat=True)[:SWEEP_BATCH])
+
+
 def turns_unchecked(*, before: datetime) -> QuerySet[Turn]:
     """Turns that ended before `before` and were never checked, or whose check never ended."""
     return Turn.objects.filter(
