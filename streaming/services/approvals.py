@@ -14,6 +14,7 @@ from streaming.eventlog.store import LeaseLost, db
 from streaming.eventlog.writer import LogWriter
 from streaming.logs import turn_logger
 from streaming.models import Turn
+from streaming.protocol.events import RelayTurnWaiting
 from streaming.protocol.fold import TurnFold
 from streaming.services.turns import released_fields, turn_finish, worker_wake
 from streaming.worker.approvals import pending_ids
@@ -24,9 +25,12 @@ class NotPending(Exception):
 
 
 async def turn_wait(*, writer: LogWriter, turn: Turn, fold: TurnFold) -> None:
-    """Store what streamed so far and give up the lease: the turn is `waiting`."""
+    """Log `relay.turn.waiting`, store what streamed so far and give up the lease: the turn
+    is `waiting`."""
     now = timezone.now()
     turn.status, turn.waiting_since = Turn.Status.WAITING, now
+    last = fold.requests[-1].output if fold.requests else []
+    writer.add_model(RelayTurnWaiting(approval_request_ids=pending_ids(last)))
     writer.turn_updates.update(
         released_fields(fold=fold, usage=fold.usage), status=Turn.Status.WAITING, waiting_since=now
     )

@@ -8,7 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.served import new_page, send, stored_turn, wait_done
+from tests.browser.served import (
+    new_page,
+    ready,
+    send,
+    stored_turn,
+    turn_selector,
+    wait_done,
+    watch,
+)
 from tests.served_app import ServedApp
 
 pytestmark = pytest.mark.browser
@@ -45,12 +53,20 @@ def test_a_turn_carries_the_tools_left_on_and_the_conversation_remembers_them(pa
     assert page.errors == []
 
 
+def approval_card(page, turn_id: str):
+    return page.locator(
+        f"article.turn[data-turn-id='{turn_id}'] .card", has_text="MCP approval requested"
+    )
+
+
 @pytest.mark.parametrize("approve", [True, False])
 def test_an_mcp_approval_is_answered_in_the_page_and_the_turn_streams_on(
     browser, served_app: ServedApp, tmp_path, approve
 ) -> None:
-    """The turn waits with an approval card (server, tool, arguments); Approve or Deny
-    sends the answer, and the same turn goes on to its end (a call, or a message only)."""
+    """The turn waits with an approval card (server, tool, arguments), shown as waiting for
+    approval, not as streaming, and still there after a reload; Approve or Deny sends the
+    answer, the same turn goes on to its end (a call, or a message only), and the decision,
+    read from the turn's log, shows in a second tab and after another reload."""
     app = served_app.start()
     docs = {
         "type": "mcp",
@@ -68,19 +84,39 @@ def test_an_mcp_approval_is_answered_in_the_page_and_the_turn_streams_on(
         page.locator("#tool-toggles input[value=docs]").wait_for()
         assert page.is_checked("#tool-toggles input[value=docs]")
         turn_id = send(page, "Find the event log [sim:mcp tps=0]")
-        card = page.locator(
-            f"article.turn[data-turn-id='{turn_id}'] .card", has_text="MCP approval requested"
-        )
+        article = page.locator(turn_selector(turn_id))
+        page.locator(f"{turn_selector(turn_id)}.waiting").wait_for()
+        assert "streaming" not in (article.get_attribute("class") or "")
+        assert "Waiting for your approval" in article.locator(".turn-status").inner_text()
+        assert stored_turn(page, turn_id)["status"] == "waiting"
+        page.wait_for_url("**/c/*/")
+        page.reload()
+        ready(page)
+        card = approval_card(page, turn_id)
         button = card.get_by_role("button", name="Approve" if approve else "Deny")
         button.wait_for()
         assert "docs" in card.inner_text() and "search_docs" in card.inner_text()
-        assert stored_turn(page, turn_id)["status"] == "waiting"
+        page.locator(f"{turn_selector(turn_id)}.waiting").wait_for()
+        second = page.context.new_page()
+        watch(second)
+        second.goto(page.url)
+        approval_card(second, turn_id).get_by_role("button", name="Approve").wait_for()
         button.click()
         assert wait_done(page, turn_id) == "completed"
         stored = stored_turn(page, turn_id)
         kinds = [item["type"] for item in stored["output"]]
         assert ("mcp_call" in kinds) is approve
         assert kinds[-1] == "message"
-        assert page.errors == []
+        decision = "Approved." if approve else "Denied."
+        # The other tab never clicked: it learns the decision from the log, live.
+        assert wait_done(second, turn_id) == "completed"
+        assert decision in approval_card(second, turn_id).inner_text()
+        assert approval_card(second, turn_id).get_by_role("button").count() == 0
+        page.reload()
+        ready(page)
+        assert wait_done(page, turn_id) == "completed"
+        assert decision in approval_card(page, turn_id).inner_text()
+        assert approval_card(page, turn_id).get_by_role("button").count() == 0
+        assert page.errors == [] and second.errors == []
     finally:
         page.context.close()

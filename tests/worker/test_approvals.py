@@ -65,6 +65,13 @@ async def test_the_owners_answer_resumes_the_turn_in_the_same_log(relay: Relay, 
     assert [e["seq"] for e in stored] == list(range(len(stored)))
     started = [e for e in stored if e["event"]["type"] == "relay.request.started"]
     assert len(started) == 2 and stored[-1]["event"]["type"] == "relay.turn.done"
+    # The wait and the decision are in the log, between the two requests, for every reader.
+    types = [e["event"]["type"] for e in stored]
+    waiting = types.index("relay.turn.waiting")
+    decided = types.index("relay.approval.response")
+    assert waiting < decided < types.index("relay.request.started", waiting)
+    assert stored[waiting]["event"]["approval_request_ids"] == [request["id"]]
+    assert stored[decided]["event"] == {**sent, "type": "relay.approval.response"}
 
 
 async def test_an_answer_to_no_pending_request_is_a_409(relay: Relay) -> None:
