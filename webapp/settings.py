@@ -319,6 +319,8 @@ BUDGET_USD_PER_MONTH = env_number("BUDGET_USD_PER_MONTH", 0) or None
 # end, unseen); past the cap its output is cut, with a line saying so.
 TOOL_TIMEOUT_SECONDS = env_number("TOOL_TIMEOUT_SECONDS", 30.0, minimum=0.1)
 TOOL_OUTPUT_MAX_CHARS = env_int("TOOL_OUTPUT_MAX_CHARS", 20_000, minimum=1)
+# The largest container file (code interpreter) the server fetches for a page, in bytes.
+CONTAINER_FILE_MAX_BYTES = env_int("CONTAINER_FILE_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
 
 # --- Moderation ---
 # off: never check; after: check input and output once a turn ends (never fails the turn);

@@ -3,6 +3,7 @@ defaults, a turn sent with exactly the ones left on, and a conversation remember
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 
@@ -118,5 +119,84 @@ def test_an_mcp_approval_is_answered_in_the_page_and_the_turn_streams_on(
         assert decision in approval_card(page, turn_id).inner_text()
         assert approval_card(page, turn_id).get_by_role("button").count() == 0
         assert page.errors == [] and second.errors == []
+    finally:
+        page.context.close()
+
+
+MCP_TOKEN = "mcp-token-7f3a9c1e5b"
+API_KEY = "sk-browser-test-2d8e6b0a"
+
+
+def test_hosted_tools_work_from_the_page_and_no_secret_reaches_it(
+    browser, served_app: ServedApp, simulator_url: str, tmp_path
+) -> None:
+    """With a key and an MCP server whose token comes from the environment: a turn offered
+    the MCP server calls it (the simulator plays the tool it is given), a code interpreter
+    turn links its file through our URL, which serves it; and neither the key nor the token
+    is in any page, frame, response, log or export."""
+    served_app.env.update(
+        OPENAI_API_KEY=API_KEY,
+        OPENAI_BASE_URL=simulator_url,
+        DEFAULT_MODEL="sim-markdown",
+        DOCS_MCP_TOKEN=MCP_TOKEN,
+    )
+    app = served_app.start()
+    docs = {
+        "type": "mcp",
+        "server_label": "docs",
+        "server_url": "https://docs.example.test/mcp",
+        "require_approval": "never",
+        "headers": {"Authorization": "env:DOCS_MCP_TOKEN"},
+    }
+    python = {"type": "code_interpreter", "container": {"type": "auto"}}
+    catalogue = tmp_path / "tools.json"
+    catalogue.write_text(
+        json.dumps(
+            [
+                {"name": "docs", "label": "Docs", "default": False, "tool": docs},
+                {"name": "python", "label": "Python", "default": False, "tool": python},
+            ]
+        )
+    )
+    app.manage("tools", "import", str(catalogue))
+    page = new_page(browser, app)
+    seen: list[str] = []
+    responses = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda data: seen.append(str(data))))
+    page.on("response", lambda response: responses.append(response))
+    try:
+        page.check("#tool-toggles input[value=docs]")
+        first = send(page, "Where is the event log described?")  # no scenario named
+        assert wait_done(page, first) == "completed"
+        kinds = [item["type"] for item in stored_turn(page, first)["output"]]
+        assert kinds[:2] == ["mcp_list_tools", "mcp_call"]
+        page.uncheck("#tool-toggles input[value=docs]")
+        page.check("#tool-toggles input[value=python]")
+        second = send(page, "Tabulate some squares")
+        assert wait_done(page, second) == "completed"
+        link = page.locator(f"{turn_selector(second)} .citations a.file-download")
+        assert link.inner_text() == "squares.csv"
+        href = link.get_attribute("href") or ""
+        assert href.startswith(f"/api/turns/{second}/files/cntr_")
+        body = page.evaluate("href => fetch(href).then(r => r.text())", href)
+        assert body.startswith("number,square\r\n1,1\r\n")
+        seen.append(page.content())
+        conversation = page.url.rstrip("/").rsplit("/", 1)[1]
+        for kind in ("json", "markdown"):
+            seen.append(
+                page.evaluate(
+                    "u => fetch(u).then(r => r.text())",
+                    f"/api/conversations/{conversation}/export?format={kind}",
+                )
+            )
+        for response in responses:
+            with contextlib.suppress(Exception):  # redirects and aborted loads have no body
+                seen.append(response.text())
+        seen.append(app.manage("tools", "export"))
+        seen.append("".join(app.log or []))
+        assert len(seen) > 10 and any("mcp_call" in text for text in seen)
+        for secret in (MCP_TOKEN, API_KEY):
+            assert not [text[:200] for text in seen if secret in text], secret
+        assert page.errors == []
     finally:
         page.context.close()
