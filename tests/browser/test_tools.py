@@ -200,3 +200,36 @@ def test_hosted_tools_work_from_the_page_and_no_secret_reaches_it(
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_a_generated_image_is_shown_from_the_stream_without_the_key(
+    browser, served_app: ServedApp, tmp_path
+) -> None:
+    """Image generation results come base64 in the events: the page shows the PNG as a
+    data: image (the CSP allows it), with the revised prompt, and fetches nothing for it."""
+    app = served_app.start()
+    image = {"type": "image_generation", "partial_images": 2}
+    catalogue = tmp_path / "tools.json"
+    catalogue.write_text(
+        json.dumps([{"name": "image", "label": "Image", "default": False, "tool": image}])
+    )
+    app.manage("tools", "import", str(catalogue))
+    page = new_page(browser, app)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    try:
+        page.check("#tool-toggles input[value=image]")
+        turn_id = send(page, "a red fox")
+        assert wait_done(page, turn_id) == "completed"
+        img = page.locator(f"{turn_selector(turn_id)} img.generated")
+        assert (img.get_attribute("src") or "").startswith("data:image/png;base64,")
+        page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
+        assert img.evaluate("el => el.naturalWidth") == 32
+        assert "a red fox" in page.locator(f"{turn_selector(turn_id)} .card").inner_text()
+        stored = stored_turn(page, turn_id)
+        (call,) = [i for i in stored["output"] if i["type"] == "image_generation_call"]
+        assert img.get_attribute("src") == f"data:image/png;base64,{call['result']}"
+        assert not [url for url in requested if "/files/" in url or "/containers/" in url]
+        assert page.errors == []
+    finally:
+        page.context.close()
