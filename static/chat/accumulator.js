@@ -26,7 +26,13 @@ export class TurnState {
     this.incompleteReason = null;
     this.toolOutputs = new Map(); // call_id → output
     this.unknown = new Map(); // event type → count
+    this.answers = {}; // approval request id → approve, as the HTTP API had them
     this.done = false;
+  }
+
+  /** The owner's answers a waiting turn already has (some may not be in its log yet). */
+  rememberAnswers(answers) {
+    this.answers = answers && typeof answers === "object" ? { ...answers } : {};
   }
 
   apply(event) {
@@ -134,6 +140,7 @@ export class TurnState {
   #add(key, raw) {
     const item = normalizeItem(raw);
     item.key = key;
+    if (item.type === "mcp_approval_request" && typeof this.answers[item.id] === "boolean") item.approve = this.answers[item.id];
     this.items.set(key, item);
     this.order.push(key);
     return item;
