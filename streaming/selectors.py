@@ -6,6 +6,7 @@ another user's rows exactly as for rows that never were, so neither can be told 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from streaming.models import (
     Turn,
     TurnEvent,
 )
+from streaming.protocol.fold import TurnFold
 from streaming.protocol.statuses import TURN_ACTIVE, TURN_FINAL
 from streaming.tools.catalogue import Entry
 
@@ -82,11 +84,43 @@ def turn_log_rows(*, turn: Turn) -> list[tuple[str, str]]:
     return list(rows)
 
 
+def turn_container_file(*, turn: Turn, container_id: str, file_id: str) -> str | None:
+    """The name the turn's output gives this container file (a `container_file_citation`),
+    or None when the turn cites no such file. A turn still running is read from its log."""
+    output = turn.output
+    if turn.status not in TURN_FINAL:
+        output = TurnFold.from_log(turn_log_rows(turn=turn)).output
+    for note in _annotations(output or []):
+        if (
+            note.get("type") == "container_file_citation"
+            and note.get("container_id") == container_id
+            and note.get("file_id") == file_id
+        ):
+            return str(note.get("filename") or file_id)
+    return None
+
+
+def _annotations(output: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The annotations of the output's message parts."""
+    for item in output:
+        if not isinstance(item, dict) or item.get("type") != "message":
+            continue
+        for part in item.get("content") or []:
+            notes = part.get("annotations") if isinstance(part, dict) else None
+            yield from (note for note in notes or [] if isinstance(note, dict))
+
+
 def turns_left_queued(*, older_than: float) -> list[Any]:
     """Ids of turns still queued after `older_than` seconds (their wake-up was lost)."""
     cutoff = timezone.now() - timedelta(seconds=older_than)
     queued = Turn.objects.filter(status=Turn.Status.QUEUED, created_at__lt=cutoff)
     return list(queued.values_list("pk", flat=True)[:SWEEP_BATCH])
+
+
+def turns_left_waiting(*, before: datetime) -> list[Any]:
+    """Ids of turns waiting on MCP approvals since before `before` (nobody answered)."""
+    waiting = Turn.objects.filter(status=Turn.Status.WAITING, waiting_since__lt=before)
+    return list(waiting.values_list("pk", flat=True)[:SWEEP_BATCH])
 
 
 def turns_unchecked(*, before: datetime) -> QuerySet[Turn]:

@@ -263,6 +263,8 @@ RELAY_FLUSH_MAX_EVENTS = env_int("RELAY_FLUSH_MAX_EVENTS", 512, minimum=1)
 RELAY_LEASE_SECONDS = env_number("RELAY_LEASE_SECONDS", 30.0, minimum=1)
 RELAY_SWEEP_INTERVAL = env_number("RELAY_SWEEP_INTERVAL", 10.0, minimum=0.1)
 RELAY_PREVIOUS_RESPONSE_ID = env_bool("RELAY_PREVIOUS_RESPONSE_ID", False)
+# A turn waiting on MCP approvals longer than this (seconds) ends `incomplete` (the sweep).
+RELAY_APPROVAL_TIMEOUT = env_number("RELAY_APPROVAL_TIMEOUT", 3600.0, minimum=1)
 RELAY_WS_MAX_BACKLOG_BYTES = env_int("RELAY_WS_MAX_BACKLOG_BYTES", 8 * 1024 * 1024, minimum=1024)
 # A socket over the backlog limit gets this long to catch up before it is closed (4408).
 RELAY_WS_DRAIN_SECONDS = env_number("RELAY_WS_DRAIN_SECONDS", 5.0)
@@ -317,6 +319,8 @@ BUDGET_USD_PER_MONTH = env_number("BUDGET_USD_PER_MONTH", 0) or None
 # end, unseen); past the cap its output is cut, with a line saying so.
 TOOL_TIMEOUT_SECONDS = env_number("TOOL_TIMEOUT_SECONDS", 30.0, minimum=0.1)
 TOOL_OUTPUT_MAX_CHARS = env_int("TOOL_OUTPUT_MAX_CHARS", 20_000, minimum=1)
+# The largest container file (code interpreter) the server fetches for a page, in bytes.
+CONTAINER_FILE_MAX_BYTES = env_int("CONTAINER_FILE_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
 
 # --- Moderation ---
 # off: never check; after: check input and output once a turn ends (never fails the turn);

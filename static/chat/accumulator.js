@@ -26,7 +26,13 @@ export class TurnState {
     this.incompleteReason = null;
     this.toolOutputs = new Map(); // call_id → output
     this.unknown = new Map(); // event type → count
+    this.answers = {}; // approval request id → approve, as the HTTP API had them
     this.done = false;
+  }
+
+  /** The owner's answers a waiting turn already has (some may not be in its log yet). */
+  rememberAnswers(answers) {
+    this.answers = answers && typeof answers === "object" ? { ...answers } : {};
   }
 
   apply(event) {
@@ -50,9 +56,18 @@ export class TurnState {
         this.relayRequests = true;
         this.request++;
         this.responseSeen = false;
+        if (this.status === "waiting") {
+          this.status = "streaming";
+          return TURN;
+        }
         return null;
       case "relay.tool.output":
         return this.#toolOutput(event.call_id, event.output);
+      case "relay.turn.waiting":
+        if (!this.done) this.status = "waiting";
+        return TURN;
+      case "relay.approval.response":
+        return this.#approval(event.approval_request_id, event.approve);
       case "relay.error":
         this.errors.push({ kind: event.kind || "error", message: event.message || "Error", status: event.status });
         return TURN;
@@ -125,6 +140,7 @@ export class TurnState {
   #add(key, raw) {
     const item = normalizeItem(raw);
     item.key = key;
+    if (item.type === "mcp_approval_request" && typeof this.answers[item.id] === "boolean") item.approve = this.answers[item.id];
     this.items.set(key, item);
     this.order.push(key);
     return item;
@@ -143,6 +159,19 @@ export class TurnState {
     return null;
   }
 
+  /** The owner's answer to an approval request: shown on the request's card. */
+  #approval(requestId, approve) {
+    for (const key of this.order) {
+      const item = this.items.get(key);
+      if (item.type === "mcp_approval_request" && item.id === requestId) {
+        item.approve = Boolean(approve);
+        item.rev++;
+        return key;
+      }
+    }
+    return null;
+  }
+
   /** Load a finished turn from the HTTP API (`output` items, or just `output_text`). */
   loadTurn(turn) {
     this.request = 0;
@@ -153,6 +182,7 @@ export class TurnState {
     let index = 0;
     for (const item of items) {
       if (item.type === "function_call_output" && this.#toolOutput(item.call_id, item.output) !== null) continue;
+      if (item.type === "mcp_approval_response" && this.#approval(item.approval_request_id, item.approve) !== null) continue;
       this.#add(this.#key(index++), item).done = true;
     }
     this.status = turn.status || "completed";

@@ -43,8 +43,12 @@ export class Conversation {
     this.composer.setOptions(data);
     for (const turn of data.turns || []) {
       const view = this.#addView(turn.id, turn.input, turn.attachments);
-      if (isTerminal(turn.status)) view.loadTurn(turn);
-      else this.#stream(view, turn.ws || `/ws/turns/${turn.id}/`);
+      if (isTerminal(turn.status)) {
+        view.loadTurn(turn);
+      } else {
+        view.state.rememberAnswers(turn.approvals);
+        this.#stream(view, turn.ws || `/ws/turns/${turn.id}/`);
+      }
     }
     const last = (data.turns || []).at(-1);
     this.composer.rememberTools?.(last ? last.tools : null);

@@ -3,6 +3,7 @@
 const STATUS_TEXT = {
   queued: "Waiting for the model…",
   streaming: "Answering…",
+  waiting: "Waiting for your approval",
   completed: "Done",
   incomplete: "Incomplete",
   failed: "Failed",

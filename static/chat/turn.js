@@ -140,8 +140,11 @@ export class TurnView {
     this.notice.hidden = !ended && messages.length === 0;
     this.notice.classList.toggle("notice-warning", !ended || state.status === "cancelled");
     this.retryButton.hidden = !this.onRetry || !ended;
-    const busy = !state.done && !this.connectionError;
+    // A turn waiting on approvals holds no worker: nothing streams until someone answers.
+    const waiting = state.status === "waiting" && !state.done;
+    const busy = !state.done && !this.connectionError && !waiting;
     this.el.classList.toggle("streaming", busy);
+    this.el.classList.toggle("waiting", waiting);
     this.assistant.setAttribute("aria-busy", String(busy));
     const status = statusText(state.status, busy ? this.connection : null);
     setText(this.statusEl, [status, ...statusDetails(state)].join(" · "));

@@ -457,6 +457,21 @@ class RelayError(RelayEvent):
     status: int | None = None
 
 
+class RelayTurnWaiting(RelayEvent):
+    """The turn waits, with no worker, for its owner to answer these MCP approval requests."""
+
+    type: Literal["relay.turn.waiting"] = "relay.turn.waiting"
+    approval_request_ids: list[str]
+
+
+class RelayApprovalResponse(RelayEvent):
+    """The owner's answer to one approval request, as the next request sends it."""
+
+    type: Literal["relay.approval.response"] = "relay.approval.response"
+    approval_request_id: str
+    approve: bool
+
+
 class RelayTurnDone(RelayEvent):
     type: Literal["relay.turn.done"] = "relay.turn.done"
     status: FinalStatus

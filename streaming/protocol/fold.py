@@ -15,7 +15,8 @@ _USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens")
 class TurnFold:
     def __init__(self) -> None:
         self.requests: list[Accumulator] = []
-        # The relay's answers to each request's function calls, as the input items it sent.
+        # The relay's answers to each request's function calls and approval requests, as
+        # the input items it sent.
         self.tool_outputs: list[list[dict[str, Any]]] = []
         self.error = ""
 
@@ -27,6 +28,16 @@ class TurnFold:
 
     def add_tool_output(self, call_id: str, output: str) -> dict[str, Any]:
         item = {"type": "function_call_output", "call_id": call_id, "output": output}
+        if self.tool_outputs:
+            self.tool_outputs[-1].append(item)
+        return item
+
+    def add_approval_response(self, approval_request_id: str, approve: bool) -> dict[str, Any]:
+        item = {
+            "type": "mcp_approval_response",
+            "approval_request_id": approval_request_id,
+            "approve": approve,
+        }
         if self.tool_outputs:
             self.tool_outputs[-1].append(item)
         return item
@@ -73,6 +84,11 @@ class TurnFold:
             elif kind == "relay.tool.output":
                 event = json.loads(data)
                 fold.add_tool_output(event.get("call_id", ""), event.get("output", ""))
+            elif kind == "relay.approval.response":
+                event = json.loads(data)
+                fold.add_approval_response(
+                    event.get("approval_request_id", ""), bool(event.get("approve"))
+                )
             elif not kind.startswith("relay.") and acc is not None:
                 try:
                     acc.feed(parse_event(data))

@@ -36,6 +36,7 @@ from streaming.simulator.faults import (
     scenario_frames,
     stamped,
 )
+from streaming.simulator.hosted import ContainerFiles
 from streaming.simulator.params import ParamError, Params, parse_params
 from streaming.simulator.scenarios import SCENARIOS, build_events
 from streaming.simulator.texts import SERVER_ERROR
@@ -215,6 +216,7 @@ class SimulatorApp:
         self.requests: deque[dict[str, Any]] = deque(maxlen=history)
         self.flaky = FlakyCounter()
         self.background = BackgroundStore(store)
+        self.containers = ContainerFiles()
 
     def keep_background_in(self, directory: Path) -> None:
         """Store background responses on disk too, so they outlive a restart."""
@@ -238,6 +240,8 @@ class SimulatorApp:
             return await connection.reply(json_reply(200, models_list()))
         if route == ("GET", HISTORY_PATH):
             return await connection.reply(json_reply(200, self.history()))
+        if route[0] == "GET" and route[1].startswith("/v1/containers/"):
+            return await connection.reply(self.container_file(route[1], scope))
         if route[1].startswith("/v1/responses/"):
             return await self.retrieve(connection, route, scope.get("query_string", b""))
         message = f"No simulator route for {route[0]} {route[1]}"
@@ -265,6 +269,24 @@ class SimulatorApp:
         finally:
             watcher.cancel()
             record["finished_at"] = time.time()
+
+    def container_file(self, path: str, scope: dict[str, Any]) -> Reply:
+        """`GET /v1/containers/{container_id}/files/{file_id}/content`: a file code
+        interpreter made, for a caller that sends a key (401 without, as the API)."""
+        headers = dict(scope.get("headers") or [])
+        if not headers.get(b"authorization", b"").startswith(b"Bearer "):
+            return error_reply(401, "You didn't provide an API key.", "invalid_request_error", None)
+        parts = path.removeprefix("/v1/containers/").split("/")
+        found = None
+        if len(parts) == 4 and parts[1] == "files" and parts[3] == "content":
+            found = self.containers.get(parts[0], parts[2])
+        if found is None:
+            message = f"No container file found at {path}"
+            return error_reply(404, message, "invalid_request_error", None)
+        name, content = found
+        kind = b"text/csv" if name.endswith(".csv") else b"application/octet-stream"
+        length = b"%d" % len(content)
+        return Reply(200, content, [(b"content-type", kind), (b"content-length", length)])
 
     async def retrieve(self, connection: Connection, route: tuple[str, str], query: bytes) -> None:
         """`GET /v1/responses/{id}` (JSON, or `?stream=true&starting_after=N`) and
@@ -368,7 +390,7 @@ class SimulatorApp:
             if not request.get("stream"):
                 return json_reply(200, final), ()
             return None, replay_frames(blocks, params)
-        events = build_events(request, params)
+        events = build_events(request, params, files=self.containers)
         record["id"] = events[0]["response"]["id"]
         if params.scenario == "not-sse" or not request.get("stream"):
             return final_reply(events), ()

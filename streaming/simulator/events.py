@@ -95,6 +95,8 @@ class ResponseBuilder:
         self.reasoning_tokens = 0
         self.input_tokens = input_tokens
         self.response = base_response(request, ids.hex("resp"), created_at)
+        # Files a hosted tool made: (container id, file id) → (name, bytes).
+        self.files: dict[tuple[str, str], tuple[str, bytes]] = {}
 
     def emit(self, type_: str, **fields: Any) -> Event:
         event = {"type": type_, "sequence_number": len(self.events), **fields}
@@ -257,7 +259,8 @@ class ResponseBuilder:
         end = {"action": {"type": "search", "query": query, "sources": sources}}
         self._hosted_call("ws", "web_search_call", start, end, _SEARCH_STEPS)
 
-    def code_interpreter(self, code_deltas: list[str], logs: str) -> None:
+    def code_interpreter(self, code_deltas: list[str], logs: str) -> str:
+        """A `code_interpreter_call`; its container's id."""
         item = {"id": self.ids.hex("ci"), "type": "code_interpreter_call", "status": "in_progress"}
         container = {"container_id": self.ids.hex("cntr")}
         index = self._added({**item, "code": "", **container, "outputs": []})
@@ -274,3 +277,4 @@ class ResponseBuilder:
         self._done(
             index, {**item, "status": "completed", "code": code, **container, "outputs": outputs}
         )
+        return container["container_id"]

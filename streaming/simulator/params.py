@@ -127,8 +127,32 @@ def _from_model(model: Any, known: Collection[str]) -> str:
     return name if name in known else DEFAULT_SCENARIO
 
 
+# The scenario that plays each hosted tool: chosen when the request offers the tool and
+# names no scenario (a model that has the tool uses it).
+HOSTED_SCENARIOS = {
+    "mcp": "mcp",
+    "web_search": "web-search",
+    "file_search": "file-search",
+    "code_interpreter": "code-interpreter",
+    "image_generation": "image-generation",
+}
+
+
+def _from_tools(request: dict[str, Any]) -> str | None:
+    """The scenario of the request's first hosted tool (`web_search_preview` and dated
+    variants count as `web_search`)."""
+    tools = request.get("tools")
+    for tool in tools if isinstance(tools, list) else []:
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        for name, scenario in HOSTED_SCENARIOS.items():
+            if isinstance(kind, str) and (kind == name or kind.startswith(name + "_")):
+                return scenario
+    return None
+
+
 def parse_params(request: dict[str, Any], known: Collection[str]) -> Params:
-    """Choose the scenario (keyword, then `simulator.scenario`, then model) and its parameters."""
+    """Choose the scenario (keyword, then `simulator.scenario`, then model; a model that
+    names none, or `markdown`, plays the request's first hosted tool) and its parameters."""
     text = last_user_text(request)
     options = request.get("simulator") or {}
     if not isinstance(options, dict):
@@ -140,7 +164,11 @@ def parse_params(request: dict[str, Any], known: Collection[str]) -> Params:
         values.update(pair.split("=", 1) for pair in keyword[2].split())
         values["scenario"] = keyword[1]
     values = {name: _cast(name, value) for name, value in values.items()}
-    values.setdefault("scenario", _from_model(request.get("model"), known))
+    if "scenario" not in values:
+        scenario = _from_model(request.get("model"), known)
+        if scenario == DEFAULT_SCENARIO:
+            scenario = _from_tools(request) or scenario
+        values["scenario"] = scenario
     if values["scenario"] not in known:
         raise ParamError(f"unknown simulator scenario {values['scenario']!r}")
     values.setdefault("seed", zlib.crc32(text.encode()))

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from streaming.simulator import hosted, texts
 from streaming.simulator import mcp as sim_mcp
-from streaming.simulator import texts
 from streaming.simulator import tools as sim_tools
 from streaming.simulator.events import Event, IdMaker, ResponseBuilder
 from streaming.simulator.params import Params
@@ -143,7 +143,18 @@ def parallel_calls(ctx: Context) -> None:
     _calls(ctx, 2)
 
 
+def _offers(ctx: Context, kind: str) -> dict[str, Any] | None:
+    """The request's tool of this kind; without one, a plain-text answer is streamed (as a
+    real model answers) and None comes back."""
+    tool = sim_tools.hosted(ctx.request, kind)
+    if tool is None:
+        ctx.out.message(ctx.deltas(texts.NO_TOOLS))
+    return tool
+
+
 def file_search(ctx: Context) -> None:
+    if _offers(ctx, "file_search") is None:
+        return
     query = texts.query_from(ctx.request, "How does the relay number events?")
     docs = ctx.rng.sample(texts.FILES, 2)
     results = [texts.file_result(ctx.rng, doc) for doc in docs]
@@ -159,6 +170,8 @@ def file_search(ctx: Context) -> None:
 
 
 def web_search(ctx: Context) -> None:
+    if _offers(ctx, "web_search") is None:
+        return
     query = texts.query_from(ctx.request, "server-sent events versus websockets")
     sources = ctx.rng.sample(texts.WEB_SOURCES, 2)
     ctx.out.web_search(query, [source["url"] for source in sources])
@@ -169,11 +182,30 @@ def web_search(ctx: Context) -> None:
 
 
 def code_interpreter(ctx: Context) -> None:
+    """The code prints a sum and writes a CSV file, which the answer links to (a
+    `container_file_citation`, its bytes kept for the containers endpoint)."""
+    if _offers(ctx, "code_interpreter") is None:
+        return
     n = ctx.rng.randint(5, 50)
     code = texts.SQUARES_CODE.format(n=n)
     total = sum(k * k for k in range(1, n + 1))
-    ctx.out.code_interpreter(split_deltas(code), f"{total}\n")
-    ctx.out.message(ctx.deltas(f"The sum of the squares from 1 to {n} is **{total}**."))
+    container = ctx.out.code_interpreter(split_deltas(code), f"{total}\n")
+    name = texts.SQUARES_FILE
+    text = texts.SQUARES_ANSWER.format(n=n, total=total, name=name)
+    citation = hosted.file_citation(ctx.out, container, name, text)
+    ctx.out.files[(container, citation["file_id"])] = (name, hosted.squares_csv(n))
+    deltas = ctx.deltas(text)
+    after = _delta_reaching(deltas, citation["end_index"])
+    ctx.out.message(deltas, annotations=[(after, citation)])
+
+
+def image_generation(ctx: Context) -> None:
+    tool = _offers(ctx, "image_generation")
+    if tool is None:
+        return
+    prompt = texts.query_from(ctx.request, "a small gradient")
+    hosted.image_generation(ctx.out, tool, ctx.rng, f"A picture of {prompt}")
+    ctx.out.message(ctx.deltas(texts.IMAGE_DONE))
 
 
 def refusal(ctx: Context) -> None:
@@ -242,7 +274,10 @@ SCENARIOS: dict[str, Scenario] = {
     "mcp": Scenario(mcp_server, "mcp_list_tools, then mcp_call or an mcp_approval_request"),
     "file-search": Scenario(file_search, "file_search_call, then text with file citations"),
     "web-search": Scenario(web_search, "web_search_call, then text with url citations"),
-    "code-interpreter": Scenario(code_interpreter, "code_interpreter_call with logs, then text"),
+    "code-interpreter": Scenario(
+        code_interpreter, "code_interpreter_call with logs, then text citing a file it wrote"
+    ),
+    "image-generation": Scenario(image_generation, "image_generation_call with a PNG, then text"),
     "refusal": Scenario(refusal, "a message whose content is a streamed refusal"),
     "incomplete": Scenario(incomplete, "stops at max_output_tokens", _finish_incomplete),
     "failed": Scenario(_nothing, "terminal response.failed with an error", _finish_failed),
@@ -273,8 +308,10 @@ def build_events(
     *,
     id_seed: int | None = None,
     created_at: int | None = None,
+    files: hosted.ContainerFiles | None = None,
 ) -> list[Event]:
-    """The complete event list of `params.scenario` for `request`, numbered from 0."""
+    """The complete event list of `params.scenario` for `request`, numbered from 0; the
+    files its tools made go to `files`."""
     scenario = SCENARIOS[params.scenario]
     out = ResponseBuilder(
         request,
@@ -285,4 +322,6 @@ def build_events(
     out.start()
     scenario.build(Context(request, params, random.Random(params.seed), out))
     scenario.finish(out)
+    if files is not None:
+        files.add(out.files)
     return out.events

@@ -37,7 +37,21 @@ SERVER_ERROR = (
     "(simulated by the streaming simulator)"
 )
 
-SQUARES_CODE = "n = {n}\ntotal = sum(k * k for k in range(1, n + 1))\nprint(total)\n"
+SQUARES_FILE = "squares.csv"
+SQUARES_CODE = (
+    "import csv\n\n"
+    "n = {n}\n"
+    "with open('/mnt/data/squares.csv', 'w', newline='') as f:\n"
+    "    writer = csv.writer(f)\n"
+    "    writer.writerow(['number', 'square'])\n"
+    "    writer.writerows((k, k * k) for k in range(1, n + 1))\n"
+    "print(sum(k * k for k in range(1, n + 1)))\n"
+)
+SQUARES_ANSWER = (
+    "The sum of the squares from 1 to {n} is **{total}**. "
+    "The table: [Download {name}](sandbox:/mnt/data/{name})"
+)
+IMAGE_DONE = "Here is the picture you asked for. Say if you want another style."
 
 XSS = """# Rendering check
 

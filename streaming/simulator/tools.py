@@ -31,6 +31,17 @@ def offered(request: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [t for t in tools if isinstance(t, dict) and t.get("type") == kind]
 
 
+def hosted(request: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The request's first hosted tool of this kind (`web_search` is also offered as
+    `web_search_preview` and dated variants), or None."""
+    tools = request.get("tools")
+    for tool in tools if isinstance(tools, list) else []:
+        kind_of = tool.get("type") if isinstance(tool, dict) else None
+        if isinstance(kind_of, str) and (kind_of == kind or kind_of.startswith(kind + "_")):
+            return tool
+    return None
+
+
 def arguments_for(tool: dict[str, Any], rng: random.Random, query: str) -> str:
     """Plausible arguments from a function's parameter schema: a place for a location, a
     zone for a time zone, the user's words for a query, the first choice of an enum."""

@@ -105,7 +105,7 @@ def make_client(config: UpstreamConfig, **kwargs: Any) -> httpx.AsyncClient:
             max_keepalive_connections=min(config.max_connections, 100),
         ),
         "trust_env": True,
-        "verify": _tls_context(),
+        "verify": tls_context(),
         **kwargs,
     }
     if config.http_client == "aiohttp" and "transport" not in kwargs:
@@ -114,7 +114,7 @@ def make_client(config: UpstreamConfig, **kwargs: Any) -> httpx.AsyncClient:
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """httpx's default (verifying) TLS context, honouring SSL_CERT_FILE/SSL_CERT_DIR, made
     once per process: making one loads the CA bundle, which is slow enough to stall the loop."""
     return httpx.create_ssl_context(trust_env=True)

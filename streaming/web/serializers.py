@@ -39,6 +39,7 @@ def turn_json(turn: Turn) -> dict[str, Any]:
         "timings": turn.timings,
         "error": turn.error or None,
         "tools": turn.tools,
+        "approvals": turn.approvals,  # the owner's answers so far, by approval request id
         "created_at": turn.created_at.isoformat(),
         "ws": turn_socket_path(turn),
     }

@@ -25,6 +25,16 @@ urlpatterns += [
     path("api/presets", files.presets),
 ]
 
+# Files hosted tools made, fetched with the key (streaming/web/containers.py).
+from streaming.web import containers  # noqa: E402
+
+urlpatterns += [
+    path(
+        "api/turns/<uuid:turn_id>/files/<str:container_id>/<str:file_id>",
+        containers.container_file,
+    ),
+]
+
 # Health and metrics (streaming/web/health.py): for load balancers and Prometheus.
 from streaming.web import health  # noqa: E402
 

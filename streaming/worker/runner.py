@@ -19,6 +19,7 @@ from streaming.models import Turn
 from streaming.moderation import holdback
 from streaming.protocol.accumulator import Accumulator
 from streaming.protocol.events import (
+    RelayApprovalResponse,
     RelayError,
     RelayRequestStarted,
     RelayToolOutput,
@@ -135,8 +136,12 @@ class TurnRun:
         await self._rebuild()
         last = self.fold.requests[-1].output if self.fold.requests else []
         answers = approvals.responses(last, self.turn.approvals)
-        if self.fold.tool_outputs:
-            self.fold.tool_outputs[-1].extend(answers)
+        for answer in answers:  # logged, so every reader of the log sees the decision
+            request_id, approve = answer["approval_request_id"], answer["approve"]
+            self.writer.add_model(
+                RelayApprovalResponse(approval_request_id=request_id, approve=approve)
+            )
+            self.fold.add_approval_response(request_id, approve)
         if settings.RELAY_PREVIOUS_RESPONSE_ID and self.fold.response_ids:
             return answers, self.fold.response_ids[-1]
         return items + self.fold.output, None

@@ -1,5 +1,6 @@
-"""Keeps nothing stuck: wakes turns whose wake-up was lost, ends turns whose worker died, and
-checks finished turns whose moderation check a dead worker left undone."""
+"""Keeps nothing stuck: wakes turns whose wake-up was lost, ends turns whose worker died or
+whose approval nobody gave in time, and checks finished turns whose moderation check a dead
+worker left undone."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from streaming import selectors
 from streaming.eventlog.store import db
-from streaming.services import moderation
+from streaming.services import approvals, moderation
 from streaming.services import turns as services
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ async def sweep_forever(*, startup_all: bool, client: httpx.AsyncClient | None =
 async def sweep_once(*, owner: str, everything: bool = False) -> None:
     for turn in await db(services.turn_take_over_expired, owner=owner, everything=everything):
         await services.turn_interrupt(turn=turn, owner=owner)
+    for turn in await db(approvals.turn_take_over_waiting, owner=owner):
+        await approvals.turn_expire_waiting(turn=turn, owner=owner)
     layer = get_channel_layer()
     left = await db(selectors.turns_left_queued, older_than=settings.RELAY_SWEEP_INTERVAL)
     for turn_id in left:

@@ -3,6 +3,7 @@ in-process worker, the built-in simulator), checked against what the relay store
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections import Counter
@@ -36,9 +37,38 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS_SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
 
+# Hosted tools in the catalogue, off by default: a test turns on the one it shows (the
+# simulator plays a hosted tool only when the request offers it).
+HOSTED = [
+    {
+        "name": "files",
+        "label": "Files",
+        "default": False,
+        "tool": {"type": "file_search", "vector_store_ids": ["vs_docs"]},
+    },
+    {
+        "name": "python",
+        "label": "Python",
+        "default": False,
+        "tool": {"type": "code_interpreter", "container": {"type": "auto"}},
+    },
+]
+TOOL_OF = {"file-search": "files", "code-interpreter": "python"}
+
+
 @pytest.fixture
-def app(served_app: ServedApp) -> ServedApp:
-    return served_app.start()
+def app(served_app: ServedApp, tmp_path: Path) -> ServedApp:
+    started = served_app.start()
+    catalogue = tmp_path / "hosted.json"
+    catalogue.write_text(json.dumps(HOSTED))
+    started.manage("tools", "import", str(catalogue))
+    return started
+
+
+def turn_on(page, scenario: str) -> None:
+    """Tick the hosted tool a scenario plays, if it plays one."""
+    if scenario in TOOL_OF:
+        page.check(f"#tool-toggles input[value={TOOL_OF[scenario]}]")
 
 
 @pytest.fixture
@@ -104,6 +134,7 @@ TOOL_SCENARIOS = {
 def test_tool_cards_appear(pages, scenario: str) -> None:
     item_type, expected = TOOL_SCENARIOS[scenario]
     page = pages.open()
+    turn_on(page, scenario)
     turn_id = send(page, f"What now? [sim:{scenario} tps=40]")
     card = page.locator(f"{turn_selector(turn_id)} details.card[data-item-type={item_type}]")
     card.wait_for()  # the card shows while the turn still streams or right after
@@ -244,6 +275,7 @@ def test_a_conversation_with_tool_cards_for_the_readme(pages, artifacts: Path) -
     page = pages.open()
     first = send(page, "What's the weather like today? [sim:function-call]")
     assert wait_done(page, first) == "completed"
+    turn_on(page, "code-interpreter")
     second = send(page, "Work something out in Python [sim:code-interpreter]")
     assert wait_done(page, second) == "completed"
     cards = []

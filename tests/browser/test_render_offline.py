@@ -201,3 +201,59 @@ def test_a_turn_from_history_renders_its_output_items(harness):
     assert '"sky": "clear"' in card.text_content()
     assert harness.locator(".msg strong").text_content() == "sunny"
     assert "first token 1.5 s" in harness.locator(".turn-status").text_content()
+
+
+def _approval_request(number: int) -> dict:
+    item = {
+        "type": "mcp_approval_request",
+        "id": f"mcpr_{number}",
+        "name": "search_docs",
+        "server_label": "docs",
+        "arguments": '{"query": "log"}',
+    }
+    return {"type": "response.output_item.done", "output_index": number, "item": item}
+
+
+def test_a_waiting_turn_shows_its_approvals_as_answered_so_far(harness):
+    """`relay.turn.waiting` makes the turn wait for approval, not stream; an answer the
+    server already has (HTTP API) or that the log holds shows on its card; the others stay
+    open; the turn goes on with the next request, and a request left unanswered when the
+    turn ended says so."""
+    state = harness.evaluate(
+        """async (requests) => {
+            const { TurnView } = await import("/static/chat/turn.js");
+            const view = new TurnView({ id: "w1", input: "find it" });
+            document.getElementById("transcript").append(view.el);
+            view.state.rememberAnswers({ mcpr_0: true });
+            const events = [
+                { type: "relay.request.started", request: 1, model: "m" },
+                ...requests,
+                { type: "relay.turn.waiting", approval_request_ids: ["mcpr_0", "mcpr_1", "mcpr_2"] },
+                { type: "relay.approval.response", approval_request_id: "mcpr_1", approve: false },
+            ];
+            view.applyEnvelopes(events.map((event, seq) => ({ seq, event })));
+            view.flush();
+            const cards = () => [...view.el.querySelectorAll(".card .card-detail")].map((p) => p.textContent);
+            const waiting = {
+                classes: view.el.className,
+                status: view.el.querySelector(".turn-status").textContent,
+                busy: view.assistant.getAttribute("aria-busy"),
+                cards: cards(),
+            };
+            view.applyEnvelopes([
+                { seq: 9, event: { type: "relay.request.started", request: 2, model: "m" } },
+                { seq: 10, event: { type: "relay.turn.done", status: "incomplete" } },
+            ]);
+            view.flush();
+            return { waiting, after: { classes: view.el.className, cards: cards() } };
+        }""",
+        [_approval_request(n) for n in range(3)],
+    )
+    waiting = state["waiting"]
+    assert "waiting" in waiting["classes"].split() and "streaming" not in waiting["classes"]
+    assert waiting["status"].startswith("Waiting for your approval")
+    assert waiting["busy"] == "false"
+    assert waiting["cards"] == ["Approved.", "Denied.", "The model asked to run this tool."]
+    assert "waiting" not in state["after"]["classes"].split()
+    assert state["after"]["cards"][2] == "Not answered: the turn ended first."
+    assert harness.errors == []

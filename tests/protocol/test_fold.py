@@ -84,3 +84,41 @@ def test_it_keeps_the_relay_error_message() -> None:
         row({"type": "relay.error", "kind": "timeout", "message": "timed out waiting"}),
     ]
     assert TurnFold.from_log(rows).error == "timed out waiting"
+
+
+def test_a_rebuilt_turn_keeps_the_approval_decisions_after_their_request() -> None:
+    """`relay.approval.response` in the log becomes the `mcp_approval_response` item the
+    next request sent, after the output of the request that asked."""
+    request = {"type": "mcp_approval_request", "id": "mcpr_1", "name": "t", "server_label": "s"}
+    rows = [
+        ("relay.request.started", json.dumps({"type": "relay.request.started", "request": 1})),
+        (
+            "response.output_item.done",
+            json.dumps(
+                {
+                    "type": "response.output_item.done",
+                    "sequence_number": 0,
+                    "output_index": 0,
+                    "item": {**request, "arguments": "{}"},
+                }
+            ),
+        ),
+        ("relay.turn.waiting", json.dumps({"type": "relay.turn.waiting"})),
+        (
+            "relay.approval.response",
+            json.dumps(
+                {
+                    "type": "relay.approval.response",
+                    "approval_request_id": "mcpr_1",
+                    "approve": False,
+                }
+            ),
+        ),
+    ]
+    fold = TurnFold.from_log(rows)
+    assert [i["type"] for i in fold.output] == ["mcp_approval_request", "mcp_approval_response"]
+    assert fold.output[1] == {
+        "type": "mcp_approval_response",
+        "approval_request_id": "mcpr_1",
+        "approve": False,
+    }

@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
+from streaming.simulator.hosted import ContainerFiles
 from streaming.simulator.params import ParamError, Params, parse_params
 from streaming.simulator.scenarios import SCENARIOS, build_events, split_deltas
 from streaming.tools.plugins import plugin_load
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "simulator.md"
 TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
-ID = re.compile(r"^(resp|msg|fc|rs|fs|ws|ci)_[0-9a-f]{50}$")
+ID = re.compile(r"^(resp|msg|fc|rs|fs|ws|ci|ig)_[0-9a-f]{50}$")
 EVENT = TypeAdapter(ResponseStreamEvent)
 
 
 WEATHER = plugin_load("streaming.simulator.tools:get_weather", name="get_weather").schema()
 
 
-def events_of(scenario: str, request: dict[str, Any] | None = None, **params: Any) -> list[dict]:
-    request = {"model": f"sim-{scenario}", "input": "hello", "tools": [WEATHER], **(request or {})}
-    return build_events(request, Params(scenario=scenario, **params), id_seed=7, created_at=1)
+# The hosted tools a team may turn on, as the catalogue sends them.
+HOSTED = [
+    {"type": "web_search"},
+    {"type": "file_search", "vector_store_ids": ["vs_docs"]},
+    {"type": "code_interpreter", "container": {"type": "auto"}},
+    {"type": "image_generation", "partial_images": 2},
+]
+
+
+def events_of(
+    scenario: str,
+    request: dict[str, Any] | None = None,
+    files: ContainerFiles | None = None,
+    **params: Any,
+) -> list[dict]:
+    tools = [WEATHER, *HOSTED]
+    request = {"model": f"sim-{scenario}", "input": "hello", "tools": tools, **(request or {})}
+    params = Params(scenario=scenario, **params)
+    return build_events(request, params, id_seed=7, created_at=1, files=files)
 
 
 def fold(events: list[dict]) -> list[dict]:
@@ -240,18 +259,83 @@ def test_an_annotation_arrives_after_the_text_it_cites():
             assert len(streamed) >= event["annotation"]["end_index"]
 
 
-def test_code_interpreter_logs_what_its_code_prints():
-    events = events_of("code-interpreter")
+class Written(io.StringIO):
+    """What the simulator's snippet writes to a file, kept when it is closed."""
+
+    files: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, path: str, mode: str = "r", newline: str | None = None) -> None:
+        super().__init__(newline=newline)
+        self.path = path
+
+    def close(self) -> None:
+        Written.files[self.path] = self.getvalue()
+        super().close()
+
+
+def test_code_interpreter_logs_what_its_code_prints_and_cites_the_file_it_writes():
+    """The logs are what the code prints; the answer links the CSV it writes with a
+    `container_file_citation` over the `sandbox:` link, whose bytes the simulator keeps."""
+    files = ContainerFiles()
+    events = events_of("code-interpreter", files=files)
     call, message = fold(events)
-    scope: dict[str, Any] = {}
-    printed = []
-    exec(call["code"], {"print": printed.append}, scope)  # the simulator's own fixed snippet
+    printed: list[Any] = []
+    Written.files.clear()
+    exec(call["code"], {"print": printed.append, "open": Written}, {})  # the simulator's own
     assert call["outputs"] == [{"type": "logs", "logs": f"{printed[0]}\n"}]
-    assert str(printed[0]) in message["content"][0]["text"]
+    part = message["content"][0]
+    assert str(printed[0]) in part["text"]
     deltas = [
         e["delta"] for e in events if e["type"] == "response.code_interpreter_call_code.delta"
     ]
     assert "".join(deltas) == call["code"]
+    (citation,) = part["annotations"]
+    assert citation["type"] == "container_file_citation"
+    assert citation["container_id"] == call["container_id"]
+    cited = part["text"][citation["start_index"] : citation["end_index"]]
+    assert cited == f"sandbox:/mnt/data/{citation['filename']}"
+    name, content = files.get(citation["container_id"], citation["file_id"])
+    assert name == citation["filename"]
+    assert content.decode() == Written.files[f"/mnt/data/{name}"]
+
+
+def test_image_generation_streams_partial_images_then_a_png_result():
+    events = events_of("image-generation", {"input": "a red fox"})
+    image, message = fold(events)
+    assert image["type"] == "image_generation_call" and image["status"] == "completed"
+    partials = [e for e in events if e["type"].endswith(".partial_image")]
+    assert [e["partial_image_index"] for e in partials] == [0, 1]
+    assert base64.b64decode(image["result"]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert partials[-1]["partial_image_b64"] == image["result"]
+    assert "a red fox" in image["revised_prompt"]
+    assert message["type"] == "message" and text_of(events)
+
+
+@pytest.mark.parametrize(
+    "scenario", ["web-search", "file-search", "code-interpreter", "image-generation", "mcp"]
+)
+def test_a_hosted_tool_scenario_without_its_tool_answers_in_plain_text(scenario):
+    (message,) = fold(events_of(scenario, {"tools": [WEATHER]}))
+    assert message["type"] == "message"
+
+
+@pytest.mark.parametrize(
+    ("tool", "scenario"),
+    [
+        ({"type": "web_search_preview"}, "web-search"),
+        ({"type": "file_search", "vector_store_ids": ["vs_1"]}, "file-search"),
+        ({"type": "code_interpreter", "container": {"type": "auto"}}, "code-interpreter"),
+        ({"type": "image_generation"}, "image-generation"),
+        ({"type": "mcp", "server_label": "docs", "server_url": "https://x.test"}, "mcp"),
+    ],
+)
+def test_a_request_offering_a_hosted_tool_gets_its_scenario_unless_one_is_named(tool, scenario):
+    request = {"model": "sim-markdown", "input": "hi", "tools": [WEATHER, tool]}
+    assert parse_params(request, SCENARIOS).scenario == scenario
+    assert parse_params({**request, "model": "gpt-5"}, SCENARIOS).scenario == scenario
+    named = {**request, "input": "hi [sim:reasoning]"}
+    assert parse_params(named, SCENARIOS).scenario == "reasoning"
+    assert parse_params({**request, "tools": [WEATHER]}, SCENARIOS).scenario == "markdown"
 
 
 def test_refusal_is_streamed_as_a_refusal_part():

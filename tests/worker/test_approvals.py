@@ -4,6 +4,7 @@ worker, no lease); the owner's answer queues it, and a worker sends the
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.test import AsyncClient
 
 from streaming.models import ToolEntry, Turn
+from streaming.worker.sweep import sweep_once
 from tests.relay_harness import Relay, wait_turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,6 +65,13 @@ async def test_the_owners_answer_resumes_the_turn_in_the_same_log(relay: Relay, 
     assert [e["seq"] for e in stored] == list(range(len(stored)))
     started = [e for e in stored if e["event"]["type"] == "relay.request.started"]
     assert len(started) == 2 and stored[-1]["event"]["type"] == "relay.turn.done"
+    # The wait and the decision are in the log, between the two requests, for every reader.
+    types = [e["event"]["type"] for e in stored]
+    waiting = types.index("relay.turn.waiting")
+    decided = types.index("relay.approval.response")
+    assert waiting < decided < types.index("relay.request.started", waiting)
+    assert stored[waiting]["event"]["approval_request_ids"] == [request["id"]]
+    assert stored[decided]["event"] == {**sent, "type": "relay.approval.response"}
 
 
 async def test_an_answer_to_no_pending_request_is_a_409(relay: Relay) -> None:
@@ -92,3 +101,30 @@ async def test_a_waiting_turn_can_be_stopped_and_keeps_what_streamed(relay: Rela
     done = await relay.wait_done(turn.pk)
     assert done.status == "cancelled"
     assert [i["type"] for i in done.output] == ["mcp_list_tools", "mcp_approval_request"]
+
+
+async def test_a_turn_nobody_answers_in_time_ends_incomplete_with_a_message(
+    relay: Relay, settings
+) -> None:
+    """The sweep ends a turn left waiting past RELAY_APPROVAL_TIMEOUT: `incomplete`, what
+    streamed kept, the reason in the log and on the row; a late answer is a 409."""
+    settings.RELAY_APPROVAL_TIMEOUT = 600
+    turn = await waiting_turn(relay)
+    await sweep_once(owner="sweep.test")
+    await turn.arefresh_from_db()
+    assert turn.status == "waiting"  # not yet past the timeout
+    past = turn.waiting_since - timedelta(seconds=601)
+    await Turn.objects.filter(pk=turn.pk).aupdate(waiting_since=past)
+    await sweep_once(owner="sweep.test")
+    done = await relay.wait_done(turn.pk)
+    assert done.status == "incomplete"
+    assert "approval" in done.error and "10 minutes" in done.error
+    assert [i["type"] for i in done.output] == ["mcp_list_tools", "mcp_approval_request"]
+    assert done.lease_owner == "" and done.waiting_since is None
+    stored = await relay.stored(turn.pk)
+    assert [e["seq"] for e in stored] == list(range(len(stored)))
+    last = stored[-1]["event"]
+    assert last["type"] == "relay.turn.done" and last["status"] == "incomplete"
+    assert last["error"] == done.error
+    (request,) = [i for i in done.output if i["type"] == "mcp_approval_request"]
+    assert (await answer(relay.client, done, request["id"], True)).status_code == 409

@@ -54,18 +54,29 @@ export function createMcpApprovalView(item) {
   card.body.append(detail, args.el);
   // Only the chat page (it has a composer) answers; the review pages show the request.
   const actions = isRequest && document.getElementById("composer") ? approvalActions(card, item, detail) : null;
-  if (actions) card.body.append(actions);
+  if (actions) card.body.append(actions.row);
+  let last = item;
   return {
     el: card.el,
     update(current) {
+      last = current;
       card.setTitle(`${current.server_label ? `${current.server_label} · ` : ""}${current.name || ""}`);
-      if (isRequest) {
+      if (isRequest && typeof current.approve === "boolean") {
+        // The decision as the turn's log holds it (this tab's, another tab's, or a replay).
+        actions?.close();
+        setText(detail, current.approve ? "Approved." : "Denied.");
+      } else if (isRequest) {
         if (!detail.dataset.answered) setText(detail, actions ? "The model asks to run this tool. Allow it?" : "The model asked to run this tool.");
       } else {
         setText(detail, `${current.approve ? "Approved" : "Declined"}${current.reason ? `: ${current.reason}` : ""}`);
       }
       args.el.hidden = !current.arguments;
       return args.set(formatValue(current.arguments), true);
+    },
+    finish() {
+      if (!isRequest || typeof last.approve === "boolean") return;
+      actions?.close();
+      setText(detail, "Not answered: the turn ended first.");
     },
   };
 }
@@ -90,5 +101,11 @@ function approvalActions(card, item, detail) {
     h("button", { type: "button", class: "deny", text: "Deny", onclick: () => answer(false) }),
   ];
   const row = h("div", { class: "card-actions" }, buttons);
-  return row;
+  return {
+    row,
+    close() {
+      detail.dataset.answered = "1";
+      row.remove();
+    },
+  };
 }

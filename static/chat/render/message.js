@@ -42,23 +42,34 @@ export class PartFeed {
   }
 }
 
-function citationOf(annotation) {
+/** Our own URL for a file a hosted tool made (the server fetches it with the key). */
+function containerFileHref(turnId, annotation) {
+  const { container_id: container, file_id: file } = annotation;
+  if (!turnId || typeof container !== "string" || typeof file !== "string") return null;
+  return `/api/turns/${encodeURIComponent(turnId)}/files/${encodeURIComponent(container)}/${encodeURIComponent(file)}`;
+}
+
+function citationOf(annotation, turnId) {
   if (!annotation) return null;
   if (annotation.type === "url_citation") {
     const href = safeHref(annotation.url);
     return { key: annotation.url, href, label: annotation.title || annotation.url };
   }
   const name = annotation.filename || annotation.file_id;
-  return name ? { key: name, href: null, label: name } : null;
+  const href = annotation.type === "container_file_citation" ? containerFileHref(turnId, annotation) : null;
+  return name ? { key: name, href, label: name, download: Boolean(href) } : null;
 }
 
 function renderCitations(list, annotations) {
+  const turnId = list.closest("article.turn[data-turn-id]")?.dataset.turnId;
   const seen = new Set();
   const items = [];
-  for (const citation of annotations.map(citationOf)) {
+  for (const citation of annotations.map((a) => citationOf(a, turnId))) {
     if (!citation || seen.has(citation.key)) continue;
     seen.add(citation.key);
-    const body = citation.href
+    const body = citation.download
+      ? h("a", { href: citation.href, class: "file-download", download: citation.label, text: citation.label })
+      : citation.href
       ? h("a", { href: citation.href, target: "_blank", rel: "noopener noreferrer", text: citation.label })
       : h("span", { class: "file-citation", text: citation.label });
     items.push(h("li", null, body));
