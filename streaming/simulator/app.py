@@ -36,6 +36,7 @@ from streaming.simulator.faults import (
     scenario_frames,
     stamped,
 )
+from streaming.simulator.files import FileStore
 from streaming.simulator.params import ParamError, Params, parse_params
 from streaming.simulator.scenarios import SCENARIOS, build_events
 from streaming.simulator.texts import SERVER_ERROR
@@ -133,6 +134,11 @@ class Connection:
         return True
 
 
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    values = [v for k, v in scope.get("headers", []) if k.lower() == name]
+    return values[-1].decode("latin-1") if values else ""
+
+
 def _wake(waking: asyncio.Future[None] | None) -> None:
     if waking is not None and not waking.done():
         waking.set_result(None)
@@ -225,6 +231,7 @@ class SimulatorApp:
         self.requests: deque[dict[str, Any]] = deque(maxlen=history)
         self.flaky = FlakyCounter()
         self.background = BackgroundStore(store)
+        self.files = FileStore()
 
     def keep_background_in(self, directory: Path) -> None:
         """Store background responses on disk too, so they outlive a restart."""
@@ -248,6 +255,13 @@ class SimulatorApp:
             return await connection.reply(json_reply(200, models_list()))
         if route == ("GET", HISTORY_PATH):
             return await connection.reply(json_reply(200, self.history()))
+        if route == ("POST", "/v1/files"):
+            body = await connection.read_body()
+            return await connection.reply(self.files.create(_header(scope, b"content-type"), body))
+        if route == ("GET", "/v1/files"):
+            return await connection.reply(self.files.listing(scope.get("query_string", b"")))
+        if route[0] == "GET" and route[1].startswith("/v1/files/"):
+            return await connection.reply(self.files.get(route[1].removeprefix("/v1/files/")))
         if route[1].startswith("/v1/responses/"):
             return await self.retrieve(connection, route, scope.get("query_string", b""))
         message = f"No simulator route for {route[0]} {route[1]}"
@@ -366,7 +380,11 @@ class SimulatorApp:
 
     def plan(self, request: dict, params: Params, record: dict) -> tuple[Reply | None, Iterable]:
         """Either a whole reply or the frames to stream."""
-        fault = http_fault(params, self.flaky) or self.unknown_previous(request)
+        fault = (
+            http_fault(params, self.flaky)
+            or self.unknown_previous(request)
+            or self.files.unknown(request)
+        )
         if fault is not None:
             return fault, ()
         if params.scenario == "replay":
