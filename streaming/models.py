@@ -208,6 +208,9 @@ class Upload(models.Model):
     name = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField()
     content_type = models.CharField(max_length=100)
+    # With UPLOAD_TO_PROVIDER: the id each upstream's files API gave it, by base URL (an id
+    # from one provider means nothing to another).
+    provider_files = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -286,6 +286,8 @@ MODELS_CACHE_SECONDS = env_number("MODELS_CACHE_SECONDS", 300.0)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 # Attachments of earlier turns are sent again, newest first, while their sizes fit this.
 ATTACHMENTS_HISTORY_MAX_BYTES = env_int("ATTACHMENTS_HISTORY_MAX_BYTES", 20 * 1024 * 1024)
+# Images and PDFs go to the upstream's files API once (POST /files) and are sent by file id.
+UPLOAD_TO_PROVIDER = env_bool("UPLOAD_TO_PROVIDER", False)
 # Where attachments are kept: any Django storage backend (UPLOAD_STORAGE_BACKEND, e.g.
 # "storages.backends.s3.S3Storage" with django-storages, and UPLOAD_STORAGE_OPTIONS as JSON).
 UPLOAD_STORAGE_BACKEND = env_str(

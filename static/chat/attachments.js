@@ -22,16 +22,15 @@ async function uploadFile(file) {
   return data;
 }
 
-/** A row of chips for uploaded files: images as thumbnails, others by name. */
-export function attachmentChips(files, { onRemove = null, preview = null } = {}) {
+/** A row of chips for uploaded files: images as thumbnails, others by name; with `link`,
+ *  each opens the stored file (a sent message's attachments, not the composer's). */
+export function attachmentChips(files, { onRemove = null, preview = null, link = false } = {}) {
   return files.map((file) => {
     const isImage = file.content_type?.startsWith("image/");
     const src = preview?.get(file.id) || file.url;
-    const chip = h(
-      "span",
-      { class: "attachment", "data-file-id": file.id, title: file.name },
-      isImage ? h("img", { src, alt: file.name, class: "attachment-thumb" }) : h("span", { class: "attachment-name", text: file.name }),
-    );
+    let shown = isImage ? h("img", { src, alt: file.name, class: "attachment-thumb" }) : h("span", { class: "attachment-name", text: file.name });
+    if (link && file.url) shown = h("a", { href: file.url, target: "_blank", rel: "noopener", class: "attachment-link" }, shown);
+    const chip = h("span", { class: "attachment", "data-file-id": file.id, title: file.name }, shown);
     if (onRemove) {
       chip.append(h("button", { type: "button", class: "attachment-remove", "aria-label": `Remove ${file.name}`, text: "×", onclick: () => onRemove(file) }));
     }

@@ -17,11 +17,13 @@ export class BudgetNote {
     try {
       data = await api("GET", "/api/usage");
     } catch {
+      this.element.dataset.loaded = "failed";
       return; // the note is a courtesy; the 429 still says why a turn is refused
     }
     const low = Object.entries(data.budgets || {}).filter(([name, b]) => b.low && NAMES[name]);
     const reset = (b) => new Date(b.resets_at).toLocaleString();
     this.element.textContent = low.map(([name, b]) => `${NAMES[name](b)} (resets ${reset(b)})`).join(" · ");
     this.element.hidden = low.length === 0;
+    this.element.dataset.loaded = "true";
   }
 }

@@ -65,7 +65,8 @@ export class Composer {
     return { instructions: this.instructions.value.trim(), reasoning_effort: effort || null };
   }
 
-  /** Presets for a new conversation: choosing one fills model, instructions and effort. */
+  /** Presets for a new conversation: choosing one fills model, instructions, effort and the
+   *  tool toggles. */
   async loadPresets(select, isNew) {
     this.presetSelect = select;
     let presets = [];
@@ -80,6 +81,7 @@ export class Composer {
     select.addEventListener("change", () => {
       const preset = this.presets.get(select.value);
       if (preset) this.setOptions(preset);
+      this.toolToggles?.usePreset(preset || null);
     });
   }
 

@@ -32,6 +32,14 @@ export class ToolToggles {
     this.#render();
   }
 
+  /** A preset chosen for a new conversation: its default tools on, the rest off (a preset
+   *  that names none, or none chosen: the catalogue's defaults, as the server would use). */
+  async usePreset(preset) {
+    this.remembered = preset?.tools?.length ? preset.tools : null;
+    await this.loaded;
+    this.#render();
+  }
+
   /** The chosen names, or undefined when nothing is offered (the server uses its defaults). */
   get names() {
     if (!this.tools.length) return undefined;

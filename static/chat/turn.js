@@ -46,7 +46,7 @@ export class TurnView {
       h(
         "div",
         { class: "turn-user" },
-        this.attachments.length ? h("div", { class: "turn-attachments" }, attachmentChips(this.attachments)) : null,
+        this.attachments.length ? h("div", { class: "turn-attachments" }, attachmentChips(this.attachments, { link: true })) : null,
         h("p", { class: "bubble", text: this.input }),
       ),
       this.assistant,

@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from streaming import selectors
 from streaming.models import Conversation, TranscriptView, Turn
 from streaming.protocol.statuses import page_constants
-from streaming.review import export
+from streaming.review import export, transcript
 from streaming.review import views as admin_views
 from streaming.review.answers_admin import FeedbackFilter, feedback_cell
 from streaming.review.base import ReadOnlyAdmin, UsedToolsFilter, flag_badge, format_ms
@@ -61,6 +61,8 @@ class ConversationAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     fields = ["title", "owner", "created_at", "updated_at"]
     inlines = [TurnInline]
+    actions = ["export_jsonl", "export_jsonl_with_events", "export_csv"]
+    change_form_template = "admin/streaming/conversation/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         return super().get_queryset(request).annotate(turn_total=Count("turns"))
@@ -68,6 +70,40 @@ class ConversationAdmin(ReadOnlyAdmin):
     @admin.display(description="turns", ordering="turn_total")
     def turn_count(self, conversation: Conversation) -> int:
         return conversation.turn_total  # type: ignore[attr-defined]
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], **kwargs: Any
+    ) -> Any:
+        conversation = context.get("original")
+        if conversation is not None:
+            turns = transcript.conversation_turns(conversation)
+            context["transcript"] = transcript.transcript_json(turns)
+            context["relay_constants"] = page_constants()
+            if request.method == "GET":
+                audit.transcript_views_record(
+                    user=request.user, turns=turns, kind=TranscriptView.Kind.PAGE
+                )
+        return super().render_change_form(request, context, **kwargs)
+
+    # --- export actions: the selected conversations' turns, as the turn list exports them ---
+
+    @staticmethod
+    def _turns(queryset: QuerySet[Conversation]) -> QuerySet[Turn]:
+        return Turn.objects.filter(conversation__in=queryset.values("pk"))
+
+    @admin.action(description="Export their turns as JSONL", permissions=["view"])
+    def export_jsonl(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse:
+        return export.jsonl_response(self._turns(queryset), events=False)
+
+    @admin.action(description="Export their turns as JSONL, with events", permissions=["view"])
+    def export_jsonl_with_events(
+        self, request: HttpRequest, queryset: QuerySet[Conversation]
+    ) -> HttpResponse:
+        return export.jsonl_response(self._turns(queryset), events=True)
+
+    @admin.action(description="Export their turns as a CSV summary", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse:
+        return export.csv_response(self._turns(queryset))
 
 
 @admin.register(Turn)
@@ -199,7 +235,6 @@ class TurnAdmin(ReadOnlyAdmin):
 
     # --- columns ---------------------------------------------------------------------------
 
-    @admin.display(description="user", ordering="conversation__owner__username")
     @admin.display(description="attachments")
     def attachment_links(self, turn: Turn) -> str:
         return (
@@ -214,6 +249,7 @@ class TurnAdmin(ReadOnlyAdmin):
             or "–"
         )
 
+    @admin.display(description="user", ordering="conversation__owner__username")
     def user(self, turn: Turn) -> str:
         return turn.conversation.owner.get_username()
 

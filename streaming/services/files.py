@@ -8,6 +8,7 @@ import codecs
 from typing import Any
 
 import filetype
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
@@ -68,17 +69,48 @@ def files_delete(*, uploads: list[Upload]) -> None:
     transaction.on_commit(lambda: [storage.delete(name) for storage, name in names])
 
 
-def _data_url(upload: Upload) -> str:
+def file_bytes(upload: Upload) -> bytes:
     with upload.file.open("rb") as handle:
-        data = base64.b64encode(handle.read()).decode("ascii")
+        return handle.read()
+
+
+def _data_url(upload: Upload) -> str:
+    data = base64.b64encode(file_bytes(upload)).decode("ascii")
     return f"data:{upload.content_type};base64,{data}"
 
 
-def file_part(upload: Upload) -> dict[str, Any]:
-    """The typed input part that carries the file to the model (read once per request)."""
+def provider_purpose(upload: Upload) -> str | None:
+    """The files API purpose the file is uploaded with; None: it is never uploaded (text)."""
     if upload.content_type in IMAGE_TYPES:
+        return "vision"
+    return "user_data" if upload.content_type == "application/pdf" else None
+
+
+def file_provider_record(*, upload: Upload, base_url: str, file_id: str) -> None:
+    upload.provider_files = {**upload.provider_files, base_url: file_id}
+    Upload.objects.filter(pk=upload.pk).update(provider_files=upload.provider_files)
+
+
+def _provider_id(upload: Upload) -> str | None:
+    """The id the current upstream gave the file, where files go by id (UPLOAD_TO_PROVIDER)."""
+    if not settings.UPLOAD_TO_PROVIDER:
+        return None
+    from streaming.upstream.client import UpstreamConfig
+
+    return upload.provider_files.get(UpstreamConfig.from_settings().base_url)
+
+
+def file_part(upload: Upload) -> dict[str, Any]:
+    """The typed input part that carries the file to the model: by the id the upstream's
+    files API gave it, or else inline (read once per request)."""
+    file_id = _provider_id(upload)
+    if upload.content_type in IMAGE_TYPES:
+        if file_id:
+            return {"type": "input_image", "file_id": file_id, "detail": "auto"}
         return {"type": "input_image", "image_url": _data_url(upload), "detail": "auto"}
     if upload.content_type == "application/pdf":
+        if file_id:
+            return {"type": "input_file", "file_id": file_id}
         return {"type": "input_file", "filename": upload.name, "file_data": _data_url(upload)}
     with upload.file.open("rb") as handle:
         text = handle.read().decode("utf-8", errors="replace")

@@ -37,6 +37,7 @@ from streaming.simulator.faults import (
     stamped,
 )
 from streaming.simulator.hosted import ContainerFiles
+from streaming.simulator.files import FileStore
 from streaming.simulator.params import ParamError, Params, parse_params
 from streaming.simulator.scenarios import SCENARIOS, build_events
 from streaming.simulator.texts import SERVER_ERROR
@@ -122,6 +123,11 @@ class ConnectionCut(Exception):
     connection without the body's last chunk, which is what a dying upstream looks like to
     the client. Every ASGI server does that, so nothing of the server is reached into.
     """
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    values = [v for k, v in scope.get("headers", []) if k.lower() == name]
+    return values[-1].decode("latin-1") if values else ""
 
 
 def _wake(waking: asyncio.Future[None] | None) -> None:
@@ -217,6 +223,7 @@ class SimulatorApp:
         self.flaky = FlakyCounter()
         self.background = BackgroundStore(store)
         self.containers = ContainerFiles()
+        self.files = FileStore()
 
     def keep_background_in(self, directory: Path) -> None:
         """Store background responses on disk too, so they outlive a restart."""
@@ -242,6 +249,13 @@ class SimulatorApp:
             return await connection.reply(json_reply(200, self.history()))
         if route[0] == "GET" and route[1].startswith("/v1/containers/"):
             return await connection.reply(self.container_file(route[1], scope))
+        if route == ("POST", "/v1/files"):
+            body = await connection.read_body()
+            return await connection.reply(self.files.create(_header(scope, b"content-type"), body))
+        if route == ("GET", "/v1/files"):
+            return await connection.reply(self.files.listing(scope.get("query_string", b"")))
+        if route[0] == "GET" and route[1].startswith("/v1/files/"):
+            return await connection.reply(self.files.get(route[1].removeprefix("/v1/files/")))
         if route[1].startswith("/v1/responses/"):
             return await self.retrieve(connection, route, scope.get("query_string", b""))
         message = f"No simulator route for {route[0]} {route[1]}"
@@ -380,7 +394,11 @@ class SimulatorApp:
 
     def plan(self, request: dict, params: Params, record: dict) -> tuple[Reply | None, Iterable]:
         """Either a whole reply or the frames to stream."""
-        fault = http_fault(params, self.flaky) or self.unknown_previous(request)
+        fault = (
+            http_fault(params, self.flaky)
+            or self.unknown_previous(request)
+            or self.files.unknown(request)
+        )
         if fault is not None:
             return fault, ()
         if params.scenario == "replay":

@@ -38,6 +38,15 @@ def input_for(turn: Turn, *, chain: bool | None = None) -> tuple[list[dict[str, 
     return items, None
 
 
+def attachments_sent(turn: Turn) -> list[Any]:
+    """The files the turn's request carries when the whole history is sent: its own, and the
+    earlier ones within the budget."""
+    earlier = selectors.turns_earlier(turn=turn)
+    budget = _attachment_budget(earlier)
+    again = [u for past in earlier for u in past["attachments"] if u.pk in budget]
+    return list(turn.attachments.all()) + again
+
+
 def _attachment_budget(earlier: list[dict[str, Any]]) -> set[Any]:
     """Ids of earlier attachments to send again: newest first, while they fit the budget."""
     left, chosen = settings.ATTACHMENTS_HISTORY_MAX_BYTES, set()

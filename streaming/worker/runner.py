@@ -33,7 +33,7 @@ from streaming.tools import catalogue
 from streaming.tools.functions import caller_set, tool_call
 from streaming.upstream.client import UpstreamConfig, UpstreamError, make_client, stream_response
 from streaming.upstream.options import request_options
-from streaming.worker import approvals, history
+from streaming.worker import approvals, history, provider_files
 
 MAX_TOOL_ROUNDS = 8
 
@@ -99,12 +99,13 @@ class TurnRun:
         except (catalogue.MissingSecret, catalogue.plugins.PluginError) as exc:
             self.writer.add_model(RelayError(kind="config", message=str(exc)))
             return "failed", str(exc)
-        items, previous_id = await db(history.input_for, self.turn)
-        if self.turn.approvals:  # back from waiting: the approvals answer the last response
-            items, previous_id = await self._resume(items)
         own = make_client(config) if self.client is None else None
         async with own or contextlib.nullcontext():
             client = own or self.client
+            await provider_files.attachments_upload(client=client, config=config, turn=self.turn)
+            items, previous_id = await db(history.input_for, self.turn)
+            if self.turn.approvals:  # back from waiting: the approvals answer the last response
+                items, previous_id = await self._resume(items)
             for request in range(1, MAX_TOOL_ROUNDS + 1):
                 body = self._body(items, previous_id)
                 acc = await self._request(client, config, body, request)

@@ -81,3 +81,12 @@ def test_a_model_instructions_and_a_dropped_image_reach_the_turn(browser, served
     admin.goto(f"{app.url}/admin/streaming/turn/{turn_id}/change/")
     assert "dot.png" in admin.inner_text(".field-attachment_links")
     assert "Answer in French." in admin.inner_text(".field-instructions")
+
+    admin.goto(f"{app.url}/admin/streaming/conversation/{turn['conversation']}/change/")
+    admin.wait_for_selector("#conversation-review[data-ready=true]")
+    image = admin.locator(".review-turn .turn-user .attachment img")
+    image.wait_for()
+    assert image.get_attribute("alt") == "dot.png"
+    assert admin.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 1
+    link = admin.locator(".review-turn .turn-user .attachment a")
+    assert link.get_attribute("href") == f"/api/files/{turn['attachments'][0]['id']}"

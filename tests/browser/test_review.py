@@ -96,3 +96,32 @@ def test_replay_plays_the_log_at_its_pace_and_faster(browser, reviewed) -> None:
     assert span * 0.8 <= at_pace <= span + 2
     assert fast < span / 3
     assert page.errors == []
+
+
+def test_the_conversation_page_renders_every_turn_with_its_feedback(browser, reviewed) -> None:
+    app, turn = reviewed
+    client = app.login()
+    started = client.post(
+        f"/api/conversations/{turn['conversation']}/turns",
+        json={"input": "Again [sim:markdown tps=0 deltas=5 seed=3]"},
+    )
+    assert started.status_code == 202, started.text
+    second = wait_status(client, started.json()["id"], {"completed"})
+    rated = client.post(
+        f"/api/turns/{turn['id']}/feedback", json={"rating": "down", "comment": "too long"}
+    )
+    assert rated.status_code in (200, 201), rated.text
+    page = _admin_page(browser, app)
+    page.goto(f"{app.url}/admin/streaming/conversation/{turn['conversation']}/change/")
+    page.wait_for_selector("#conversation-review[data-ready=true]")
+    blocks = page.locator("#conversation-review .review-turn")
+    assert blocks.count() == 2
+    assert [b.inner_text() for b in page.locator("#conversation-review .bubble").all()] == [
+        turn["input"],
+        second["input"],
+    ]
+    first_line = turn["output_text"].split("\n")[0].lstrip("# ")
+    assert first_line in blocks.nth(0).locator(".turn-assistant").inner_text()
+    assert "👎 too long" in blocks.nth(0).locator(".review-turn-head").inner_text()
+    assert "👎" not in blocks.nth(1).locator(".review-turn-head").inner_text()
+    assert page.errors == []

@@ -92,3 +92,36 @@ def test_first_sso_login_creates_the_user_with_mapped_groups(browser, provider) 
     assert user_row(app, "frank") == {"staff": True, "groups": []}
     sign_in(browser, app, "grace")
     assert user_row(app, "grace") == {"staff": True, "groups": ["Reviewers"]}
+
+
+def test_the_login_page_offers_the_provider_and_logout_ends_the_local_session(
+    browser, provider
+) -> None:
+    """ "Sign in with <name>" signs in at the IdP; Log out ends the app's session: the chat
+    and the API want a login again (the IdP's own session is the IdP's)."""
+    app, _ = provider
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{app.url}/")
+    page.wait_for_url(f"{app.url}/accounts/login/?next=/")
+    assert page.inner_text("#sso-login") == "Sign in with Team ID"
+    page.click("#sso-login")
+    page.fill("input[name=login]", "heidi")
+    page.fill("input[name=password]", "anything")
+    page.click("button[type=submit]")
+    page.click("button[type=submit]")  # consent
+    page.wait_for_url(f"{app.url}/")
+    page.wait_for_selector("#composer-input")
+    assert page.inner_text(".user-name") == "heidi"
+    signed_in = [c["value"] for c in context.cookies() if c["name"] == "sessionid"]
+    assert signed_in and page.request.get(f"{app.url}/api/usage").status == 200
+    page.click("text=Log out")
+    page.wait_for_url(f"{app.url}/accounts/login/")
+    assert [c for c in context.cookies() if c["name"] == "sessionid"] == []
+    page.goto(f"{app.url}/")
+    page.wait_for_url(f"{app.url}/accounts/login/?next=/")
+    assert page.request.get(f"{app.url}/api/usage").status in (401, 403)
+    # The old session cookie is dead on the server, not only dropped by the browser.
+    context.add_cookies([{"name": "sessionid", "value": signed_in[0], "url": app.url}])
+    assert page.request.get(f"{app.url}/api/usage").status in (401, 403)
+    context.close()

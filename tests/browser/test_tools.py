@@ -233,3 +233,42 @@ def test_a_generated_image_is_shown_from_the_stream_without_the_key(
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_a_preset_sets_the_tool_toggles_of_a_new_conversation(browser, served_app: ServedApp):
+    """Choosing a preset turns on its default tools and only those; the turn carries them;
+    choosing no preset again brings back the catalogue's defaults."""
+    served_app.manage(
+        "shell",
+        "-c",
+        "from streaming.models import Preset; "
+        "Preset.objects.create(name='Clock', model='sim-function-call', tools=['current_time'])",
+    )
+    page = new_page(browser, served_app.start())
+    try:
+        page.wait_for_selector(".preset-picker:not([hidden])")
+        page.locator("#tool-toggles input[value=search_conversations]").wait_for()
+        assert page.is_checked("#tool-toggles input[value=search_conversations]")
+        page.select_option("#preset-select", label="Clock")
+        page.wait_for_function(
+            "() => !document.querySelector('#tool-toggles input[value=search_conversations]')"
+            ".checked"
+        )
+        assert page.is_checked("#tool-toggles input[value=current_time]")
+        page.select_option("#preset-select", index=0)
+        page.wait_for_function(
+            "() => document.querySelector('#tool-toggles input[value=search_conversations]')"
+            ".checked"
+        )
+        page.select_option("#preset-select", label="Clock")
+        page.wait_for_function(
+            "() => !document.querySelector('#tool-toggles input[value=search_conversations]')"
+            ".checked"
+        )
+        turn_id = send(page, "What time is it? [sim:function-call tps=0]")
+        assert wait_done(page, turn_id) == "completed"
+        stored = stored_turn(page, turn_id)
+        assert stored["tools"] == ["current_time"]
+        assert page.errors == []
+    finally:
+        page.context.close()
