@@ -36,8 +36,8 @@ from streaming.simulator.faults import (
     scenario_frames,
     stamped,
 )
-from streaming.simulator.hosted import ContainerFiles
 from streaming.simulator.files import FileStore
+from streaming.simulator.hosted import ContainerFiles
 from streaming.simulator.params import ParamError, Params, parse_params
 from streaming.simulator.scenarios import SCENARIOS, build_events
 from streaming.simulator.texts import SERVER_ERROR
