@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 
 import pytest
 
@@ -32,6 +33,15 @@ def requests_seen(server: ServerProcess) -> list[tuple[bool, int]]:
     """(streamed, input items parsed) for every /v1/responses request, in order."""
     found = [REQUEST.search(line) for line in server.log()]
     return [(m[1] == "True", int(m[2])) for m in found if m]
+
+
+async def first_text_delta(turn_id: str, timeout: float = 20) -> None:
+    """Return once the worker has stored a text delta of the turn."""
+    deadline = time.monotonic() + timeout
+    deltas = TurnEvent.objects.filter(turn_id=turn_id, type="response.output_text.delta")
+    while not await deltas.aexists():
+        assert time.monotonic() < deadline, "no text was streamed"
+        await asyncio.sleep(0.05)
 
 
 async def test_a_turn_completes_with_the_servers_text(
@@ -104,10 +114,7 @@ async def test_cancel_mid_stream_keeps_the_partial_text(
     relay: Relay, llm_mock_api: ServerProcess
 ) -> None:
     turn_id = await relay.start("tell a long story")
-    while not await TurnEvent.objects.filter(
-        turn_id=turn_id, type="response.output_text.delta"
-    ).aexists():
-        await asyncio.sleep(0.05)
+    await first_text_delta(turn_id)
     response = await relay.client.post(f"/api/turns/{turn_id}/cancel")
     assert response.status_code == 202
     turn = await relay.wait_done(turn_id)
