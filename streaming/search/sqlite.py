@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from django.db import DatabaseError, connection
 
-from streaming.search import RESULTS, START, STOP, TABLE, insert
+from streaming.search import COLUMNS, RESULTS, START, STOP, TABLE
 
 CREATE = [
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5(turn_id UNINDEXED, "
@@ -26,10 +27,23 @@ QUERY = (
 WORD = re.compile(r"\w+")
 
 
+INSERT = (
+    f"INSERT INTO {TABLE} (rowid, {', '.join(COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * (len(COLUMNS) + 1))})"
+)
+
+
+def row_key(turn_id: Any) -> int:
+    """The index row's rowid, made from the turn's id: FTS5 finds a row by rowid at once,
+    while a match on the unindexed `turn_id` column reads the whole table."""
+    return uuid.UUID(str(turn_id)).int >> 65  # 63 bits: a positive SQLite integer
+
+
 def write(row: dict[str, Any]) -> None:
+    key = row_key(row["turn_id"])
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {TABLE} WHERE turn_id = %s", [row["turn_id"]])
-        insert(cursor, row)
+        cursor.execute(f"DELETE FROM {TABLE} WHERE rowid = %s", [key])
+        cursor.execute(INSERT, [key, *(row[column] for column in COLUMNS)])
 
 
 def forget(*, conversation_id: str) -> None:

@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 
 from streaming.models import Conversation, Feedback, Turn
+from streaming.search import TABLE
+from streaming.search.sqlite import row_key
 from streaming.services.conversations import conversation_delete, conversation_rename
 from streaming.services.search import search_index_turn
 
@@ -99,6 +102,24 @@ def test_rename_and_delete_keep_the_index_current() -> None:
     assert len(searched(logged_in(alice), "zebra")) == 1
     conversation_delete(conversation=turn.conversation)
     assert searched(logged_in(alice), "anything") == []
+
+
+def test_indexing_a_turn_again_replaces_its_one_row() -> None:
+    """On SQLite the row sits at the rowid made from the turn's id, so it is replaced without
+    reading the whole index; on PostgreSQL the upsert on turn_id does the same."""
+    alice = make_user("alice")
+    turn = finished(alice, "first draft about otters", "ok")
+    Turn.objects.filter(pk=turn.pk).update(output_text="final words about beavers")
+    search_index_turn(turn_id=turn.pk)
+    client = logged_in(alice)
+    assert [r["turn"] for r in searched(client, "beavers")] == [str(turn.pk)]
+    assert [r["turn"] for r in searched(client, "otters")] == [str(turn.pk)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE owner_id = %s", [alice.pk])
+        assert cursor.fetchone()[0] == 1
+        if connection.vendor == "sqlite":
+            cursor.execute(f"SELECT turn_id FROM {TABLE} WHERE rowid = %s", [row_key(turn.pk)])
+            assert cursor.fetchone()[0] == turn.pk.hex
 
 
 def test_a_turn_is_indexed_when_it_ends_not_before() -> None:
