@@ -55,6 +55,14 @@ def turn_siblings(*, conversation: Conversation) -> dict[Any, list[str]]:
     return {turn_id: places[parent_id] for turn_id, parent_id in tree.items()}
 
 
+def turn_ratings(*, turns: list[Turn]) -> dict[Any, str]:
+    """{turn id: "up" | "down"} for those of `turns` their owner rated."""
+    from streaming.models import Feedback
+
+    rows = Feedback.objects.filter(turn__in=turns).values_list("turn_id", "rating")
+    return dict(rows)
+
+
 def turn_newest_leaf(*, turn: Turn) -> Any:
     """The end of the path through `turn` that follows the newest child at each step."""
     tree = _turn_tree(conversation_id=turn.conversation_id)

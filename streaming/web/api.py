@@ -123,7 +123,11 @@ def conversation_with_turns(item: Conversation) -> dict[str, Any]:
     """The conversation with the turns of its active path, each with its `siblings`."""
     turns = selectors.conversation_turns(conversation=item)
     siblings = selectors.turn_siblings(conversation=item)
-    listed = [{**turn_json(t), "siblings": siblings.get(t.pk, [str(t.pk)])} for t in turns]
+    ratings = selectors.turn_ratings(turns=turns)
+    listed = [
+        {**turn_json(t), "siblings": siblings.get(t.pk, [str(t.pk)]), "feedback": ratings.get(t.pk)}
+        for t in turns
+    ]
     return {**conversation_summary(item), "turns": listed}
 
 
