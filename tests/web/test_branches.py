@@ -88,3 +88,43 @@ def test_the_migration_chains_existing_turns_and_marks_the_newest_active() -> No
     turns = client.get(f"/api/conversations/{conversation.pk}").json()["turns"]
     assert [t["id"] for t in turns] == [str(t.pk) for t in chain]
     assert all(t["siblings"] == [t["id"]] for t in turns)
+
+
+def test_export_and_share_follow_the_active_path() -> None:
+    """The branch not shown is neither exported nor shared; switching changes both."""
+    alice, client = logged_in("alice")
+    first = a_turn(alice, output_text="root answer")
+    conversation = first.conversation
+
+    def reply(text: str) -> Turn:
+        return Turn.objects.create(
+            conversation=conversation,
+            parent=first,
+            input=f"{text} question",
+            output_text=f"{text} answer",
+            model="m",
+            status="completed",
+        )
+
+    old, new = reply("old"), reply("new")
+    Conversation.objects.filter(pk=conversation.pk).update(active_leaf=new)
+    export = f"/api/conversations/{conversation.pk}/export"
+    url = client.post(f"/api/conversations/{conversation.pk}/share").json()["url"]
+    _, bob = logged_in("bob")
+
+    def shown() -> tuple[str, list[str], str]:
+        markdown = client.get(export, {"format": "markdown"}).content.decode()
+        data = json.loads(client.get(export, {"format": "json"}).content)
+        page = bob.get(url).content.decode()
+        return markdown, [t["input"] for t in data["turns"]], page
+
+    markdown, inputs, page = shown()
+    assert "new answer" in markdown and "old answer" not in markdown
+    assert inputs == ["hi", "new question"]
+    assert "new answer" in page and "old answer" not in page
+    active = f"/api/conversations/{conversation.pk}/active"
+    assert post_json(client, active, {"turn": str(old.pk)}).status_code == 200
+    markdown, inputs, page = shown()
+    assert "old answer" in markdown and "new answer" not in markdown
+    assert inputs == ["hi", "old question"]
+    assert "old answer" in page and "new answer" not in page
