@@ -1,5 +1,5 @@
 // One conversation on the page: loads its history, sends new turns (creating the
-// conversation on the first send), streams the running turn, stops and retries.
+// conversation on the first send), streams the running turn, stops, retries and branches.
 import { isTerminal } from "./accumulator.js";
 import { api } from "./api.js";
 import { BranchControls } from "./branches.js";
@@ -125,7 +125,7 @@ export class Conversation {
       id,
       input,
       attachments,
-      onRetry: (text) => this.#retry(text),
+      onRetry: (text, turnView) => this.#retry(turnView),
       onRendered: () => this.#follow(),
     });
     view.onFinished = () => view.controls?.update();
@@ -166,8 +166,15 @@ export class Conversation {
     for (const controls of this.controls || []) controls.update(Boolean(this.active));
   }
 
-  async #retry(text) {
-    if (await this.send(text, this.composer.model)) this.composer.focus();
+  /** Retry a failed or stopped answer at its own place (a new version of it, as Regenerate
+   * does), so the conversation does not grow a repeated message at its end. */
+  async #retry(view) {
+    try {
+      await this.#branchActions().regenerate(view);
+      this.composer.focus();
+    } catch {
+      // shown in the composer already
+    }
   }
 
   #stream(view, path) {

@@ -126,3 +126,17 @@ def test_the_controls_are_disabled_while_an_answer_streams(page) -> None:
         arg=f"{turn_selector(first)} button.regenerate",
     )
     assert page.errors == []
+    # Retry on the stopped answer makes a new version at its place, not a turn at the end.
+    page.locator(f"{turn_selector(running)} .notice button.retry").click()
+    page.wait_for_function(
+        "old => { const all = document.querySelectorAll('article.turn[data-turn-id]');"
+        " return all.length === 2 && all[1].dataset.turnId !== old; }",
+        arg=running,
+    )
+    retried = shown_ids(page)[-1]
+    turns = conversation(page)["turns"]
+    assert [t["id"] for t in turns] == [first, retried]
+    assert turns[1]["siblings"] == [running, retried]
+    page.click("#stop-button")
+    assert wait_done(page, retried) == "cancelled"
+    assert page.errors == []
