@@ -28,6 +28,10 @@ class Conversation(models.Model):
     preset = models.ForeignKey(
         "Preset", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
     )
+    # The last turn of the branch the user sees; the next turn goes after it (null: none yet).
+    active_leaf = models.ForeignKey(
+        "Turn", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-updated_at"]
@@ -62,6 +66,10 @@ class Turn(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    # The turn this one follows (null: the first); siblings share a parent (branches).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
     input = models.TextField()
     model = models.CharField(max_length=100)
     # What the turn was run with, copied from its conversation when it started.

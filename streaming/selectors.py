@@ -41,7 +41,64 @@ def conversation_get(*, conversation_id: Any, user: Any) -> Conversation:
 
 
 def conversation_turns(*, conversation: Conversation) -> list[Turn]:
-    return list(conversation.turns.all())
+    """The turns of the active path (the branch the user sees), oldest first."""
+    tree = _turn_tree(conversation_id=conversation.pk)
+    ids = _path_to(tree, _leaf(tree, conversation.active_leaf_id))
+    found = {t.pk: t for t in conversation.turns.filter(pk__in=ids)}
+    return [found[i] for i in ids if i in found]
+
+
+def turn_siblings(*, conversation: Conversation) -> dict[Any, list[str]]:
+    """For every turn, the ids of the turns at its place (its parent's children), in order."""
+    places: dict[Any, list[str]] = {}
+    tree = _turn_tree(conversation_id=conversation.pk)
+    for turn_id, parent_id in tree.items():
+        places.setdefault(parent_id, []).append(str(turn_id))
+    return {turn_id: places[parent_id] for turn_id, parent_id in tree.items()}
+
+
+def turn_ratings(*, turns: list[Turn]) -> dict[Any, str]:
+    """{turn id: "up" | "down"} for those of `turns` their owner rated."""
+    from streaming.models import Feedback
+
+    rows = Feedback.objects.filter(turn__in=turns).values_list("turn_id", "rating")
+    return dict(rows)
+
+
+def turn_newest_leaf(*, turn: Turn) -> Any:
+    """The end of the path through `turn` that follows the newest child at each step."""
+    tree = _turn_tree(conversation_id=turn.conversation_id)
+    newest: dict[Any, Any] = {}
+    for turn_id, parent_id in tree.items():  # oldest first: the last child written wins
+        newest[parent_id] = turn_id
+    leaf = turn.pk
+    for _ in tree:
+        if leaf not in newest:
+            break
+        leaf = newest[leaf]
+    return leaf
+
+
+def _turn_tree(*, conversation_id: Any) -> dict[Any, Any]:
+    """{turn id: parent id}, oldest first."""
+    rows = Turn.objects.filter(conversation_id=conversation_id).order_by("created_at", "pk")
+    return dict(rows.values_list("pk", "parent_id"))
+
+
+def _leaf(tree: dict[Any, Any], leaf: Any) -> Any:
+    """The stored active leaf, or the newest turn where none is stored."""
+    if leaf in tree:
+        return leaf
+    return next(reversed(tree), None)
+
+
+def _path_to(tree: dict[Any, Any], leaf: Any) -> list[Any]:
+    """The ids from the first turn down to `leaf` (bounded: a corrupt loop cannot hang)."""
+    path: list[Any] = []
+    while leaf is not None and len(path) <= len(tree):
+        path.append(leaf)
+        leaf = tree.get(leaf)
+    return path[::-1]
 
 
 def conversation_has_active_turn(*, conversation: Conversation) -> bool:
@@ -58,13 +115,12 @@ def turn_find(*, turn_id: Any, user: Any) -> Turn | None:
 
 
 def turns_earlier(*, turn: Turn) -> list[dict[str, Any]]:
-    """The conversation's turns before `turn`, oldest first: what its history is made of."""
-    turns = (
-        Turn.objects.filter(conversation_id=turn.conversation_id, created_at__lt=turn.created_at)
-        .exclude(pk=turn.pk)
-        .order_by("created_at")
-        .prefetch_related("attachments")
-    )
+    """The turns before `turn` on its path (its parent and theirs), oldest first: what its
+    history is made of. Other branches are not."""
+    tree = _turn_tree(conversation_id=turn.conversation_id)
+    ids = _path_to(tree, turn.parent_id)
+    found = {t.pk: t for t in Turn.objects.filter(pk__in=ids).prefetch_related("attachments")}
+    turns = [found[i] for i in ids if i in found]
     return [
         {
             "input": t.input,

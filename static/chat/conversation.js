@@ -1,7 +1,8 @@
 // One conversation on the page: loads its history, sends new turns (creating the
-// conversation on the first send), streams the running turn, stops and retries.
+// conversation on the first send), streams the running turn, stops, retries and branches.
 import { isTerminal } from "./accumulator.js";
 import { api } from "./api.js";
+import { BranchControls } from "./branches.js";
 import { h } from "./dom.js";
 import { TurnStream } from "./stream.js";
 import { TurnView } from "./turn.js";
@@ -41,15 +42,19 @@ export class Conversation {
     if (data.title) this.setTitle(data.title);
     this.saved = { instructions: data.instructions || "", reasoning_effort: data.reasoning_effort || null };
     this.composer.setOptions(data);
+    this.transcript.replaceChildren();
+    this.controls = [];
     for (const turn of data.turns || []) {
-      const view = this.#addView(turn.id, turn.input, turn.attachments);
+      const view = this.#addView(turn.id, turn.input, turn.attachments, turn.siblings);
       if (isTerminal(turn.status)) {
         view.loadTurn(turn);
       } else {
         view.state.rememberAnswers(turn.approvals);
         this.#stream(view, turn.ws || `/ws/turns/${turn.id}/`);
       }
+      view.controls.showRating(turn.feedback);
     }
+    this.#refreshControls();
     const last = (data.turns || []).at(-1);
     this.composer.rememberTools?.(last ? last.tools : null);
     this.#showEmpty(!(data.turns || []).length);
@@ -119,20 +124,61 @@ export class Conversation {
     this.sidebar?.add({ title: titleFrom(text), ...conversation });
   }
 
-  #addView(id, input, attachments = []) {
+  #addView(id, input, attachments = [], siblings = []) {
     const view = new TurnView({
       id,
       input,
       attachments,
-      onRetry: (text) => this.#retry(text),
+      onRetry: (text, turnView) => this.#retry(turnView),
       onRendered: () => this.#follow(),
     });
+    view.onFinished = () => view.controls?.update();
+    view.controls = new BranchControls(view, { siblings, on: this.#branchActions() });
+    (this.controls ||= []).push(view.controls);
     this.transcript.append(view.el);
     return view;
   }
 
-  async #retry(text) {
-    if (await this.send(text, this.composer.model)) this.composer.focus();
+  /** What the turns' controls do: a branch request, then the conversation loaded again
+   * (the server says which path is active now). Errors show in the composer and reject. */
+  #branchActions() {
+    const branch = async (path, body) => {
+      if (this.active) throw this.#refuse();
+      try {
+        await api("POST", path, body);
+      } catch (error) {
+        this.composer.showError(error.message);
+        throw error;
+      }
+      await this.load();
+    };
+    return {
+      edit: (view, text) => branch(`/api/turns/${view.id}/edit`, { input: text }),
+      regenerate: (view) => branch(`/api/turns/${view.id}/regenerate`, {}),
+      switchTo: (turnId) => branch(`/api/conversations/${this.id}/active`, { turn: turnId }).catch(() => {}),
+      feedback: (view, body) => api("POST", `/api/turns/${view.id}/feedback`, body),
+    };
+  }
+
+  #refuse() {
+    const message = "Wait for the current answer, or stop it first.";
+    this.composer.showError(message);
+    return new Error(message);
+  }
+
+  #refreshControls() {
+    for (const controls of this.controls || []) controls.update(Boolean(this.active));
+  }
+
+  /** Retry a failed or stopped answer at its own place (a new version of it, as Regenerate
+   * does), so the conversation does not grow a repeated message at its end. */
+  async #retry(view) {
+    try {
+      await this.#branchActions().regenerate(view);
+      this.composer.focus();
+    } catch {
+      // shown in the composer already
+    }
   }
 
   #stream(view, path) {
@@ -153,6 +199,7 @@ export class Conversation {
     });
     this.active = { view, stream };
     this.composer.setBusy(true);
+    this.#refreshControls();
     stream.start();
   }
 
@@ -181,6 +228,7 @@ export class Conversation {
     if (this.active?.view === view) {
       this.active = null;
       this.composer.setBusy(false);
+      this.#refreshControls();
     }
   }
 

@@ -40,17 +40,13 @@ export class TurnView {
     );
     this.statusEl = h("p", { class: "turn-status" });
     this.assistant = h("div", { class: "turn-assistant" }, this.items, this.unknownEl, this.notice, this.statusEl);
-    this.el = h(
-      "article",
-      { class: "turn", "data-turn-id": this.id },
-      h(
-        "div",
-        { class: "turn-user" },
-        this.attachments.length ? h("div", { class: "turn-attachments" }, attachmentChips(this.attachments, { link: true })) : null,
-        h("p", { class: "bubble", text: this.input }),
-      ),
-      this.assistant,
+    this.userEl = h(
+      "div",
+      { class: "turn-user" },
+      this.attachments.length ? h("div", { class: "turn-attachments" }, attachmentChips(this.attachments, { link: true })) : null,
+      h("p", { class: "bubble", text: this.input }),
     );
+    this.el = h("article", { class: "turn", "data-turn-id": this.id }, this.userEl, this.assistant);
   }
 
   setId(id) {
@@ -115,6 +111,7 @@ export class TurnView {
     }
     if (this.state.done && !this.finished) {
       this.finished = true;
+      this.onFinished?.(this);
       for (const view of this.views.values()) view.finish?.();
       this.dirty.clear();
     }

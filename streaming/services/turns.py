@@ -56,17 +56,22 @@ def turn_start(
     model: str,
     attachments: list[Any] = (),
     tools: list[str] | None = None,
+    beside: Turn | None = None,
 ) -> Turn:
-    """Start a turn with the conversation's instructions, reasoning effort and verbosity.
-    `tools`: the catalogue names the turn offers the model (checked by the caller); None:
-    the conversation's preset's tools, or else the owner's defaults."""
+    """Start a turn with the conversation's instructions, reasoning effort and verbosity,
+    after the active leaf, or with `beside` at that turn's place (a new branch); either way
+    it becomes the active leaf. `tools`: the catalogue names the turn offers the model
+    (checked by the caller); None: the conversation's preset's tools, or else the owner's
+    defaults."""
     if tools is None:
         tools = selectors.tool_names_default(user=conversation.owner, preset=conversation.preset)
     try:
         with transaction.atomic():
             _check_limits(conversation.owner_id)
+            parent_id = beside.parent_id if beside is not None else _active_leaf(conversation)
             turn = Turn.objects.create(
                 conversation=conversation,
+                parent_id=parent_id,
                 input=text,
                 model=model,
                 instructions=conversation.instructions,
@@ -78,11 +83,23 @@ def turn_start(
                 turn.attachments.set(attachments)
             if not conversation.title:
                 conversation.title = _title_from(text)
-            conversation.save(update_fields=["title", "updated_at"])
+            conversation.active_leaf = turn
+            conversation.save(update_fields=["title", "active_leaf", "updated_at"])
             transaction.on_commit(lambda: worker_wake(turn_id=turn.pk))
     except IntegrityError:
         raise TurnConflict("this conversation already has a turn streaming") from None
     return turn
+
+
+def _active_leaf(conversation: Conversation) -> Any:
+    """The leaf as stored now (the caller's copy may be older), locked on PostgreSQL so a
+    switch of branch cannot pass in between."""
+    stored = Conversation.objects.select_for_update().filter(pk=conversation.pk)
+    leaf = stored.values_list("active_leaf_id", flat=True).first()
+    if leaf is None:  # rows written before branches had a leaf: the newest turn
+        newest = conversation.turns.order_by("-created_at").values_list("pk", flat=True)
+        leaf = newest.first()
+    return leaf
 
 
 def _check_limits(owner_id: Any) -> None:

@@ -116,8 +116,19 @@ def conversation(request: HttpRequest, conversation_id: Any) -> HttpResponse:
         except conversation_services.ConversationBusy as exc:
             return error(409, str(exc))
         return HttpResponse(status=204)
+    return JsonResponse(conversation_with_turns(item))
+
+
+def conversation_with_turns(item: Conversation) -> dict[str, Any]:
+    """The conversation with the turns of its active path, each with its `siblings`."""
     turns = selectors.conversation_turns(conversation=item)
-    return JsonResponse({**conversation_summary(item), "turns": [turn_json(t) for t in turns]})
+    siblings = selectors.turn_siblings(conversation=item)
+    ratings = selectors.turn_ratings(turns=turns)
+    listed = [
+        {**turn_json(t), "siblings": siblings.get(t.pk, [str(t.pk)]), "feedback": ratings.get(t.pk)}
+        for t in turns
+    ]
+    return {**conversation_summary(item), "turns": listed}
 
 
 @require_http_methods(["POST"])

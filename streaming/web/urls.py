@@ -81,3 +81,12 @@ urlpatterns += [
     path("staff/usage/", staff_usage.usage_page, name="staff-usage"),
     path("staff/audit/", staff_usage.audit_page, name="staff-audit"),
 ]
+
+# Branches (streaming/web/api_branches.py): regenerate, edit, switch the active path.
+from streaming.web import api_branches  # noqa: E402
+
+urlpatterns += [
+    path("api/turns/<uuid:turn_id>/regenerate", api_branches.turn_regenerate),
+    path("api/turns/<uuid:turn_id>/edit", api_branches.turn_edit),
+    path("api/conversations/<uuid:conversation_id>/active", api_branches.conversation_active),
+]

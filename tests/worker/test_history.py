@@ -90,7 +90,9 @@ def test_earlier_attachments_are_sent_again_only_within_the_budget(
     for name in ("old.txt", "recent.txt", "new.txt"):
         upload = Upload(owner=owner, name=name, size=10, content_type="text/plain")
         upload.file.save(name, ContentFile(b"0123456789"), save=True)
-        turn = conversation.turns.create(input=name, model="m", status="completed")
+        turn = conversation.turns.create(
+            input=name, model="m", status="completed", parent=turns[-1] if turns else None
+        )
         turn.attachments.add(upload)
         turns.append(turn)
     Turn.objects.filter(pk=turns[-1].pk).update(status="queued")
