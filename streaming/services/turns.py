@@ -184,7 +184,7 @@ def turn_take_over_expired(*, owner: str, everything: bool = False) -> list[Turn
             lease_expires_at=now + timedelta(seconds=settings.RELAY_LEASE_SECONDS),
         )
         if won:
-            taken.append(Turn.objects.get(pk=turn_id))
+            taken.append(Turn.objects.select_related("conversation").get(pk=turn_id))
     return taken
 
 
