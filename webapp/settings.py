@@ -272,7 +272,9 @@ RELAY_SHUTDOWN_GRACE = env_number("RELAY_SHUTDOWN_GRACE", 20.0)
 # plain stream, per base URL, where the upstream refuses it; `on` always; `off` never.
 RELAY_BACKGROUND = env_str("RELAY_BACKGROUND", "auto").strip().lower() or "auto"
 if RELAY_BACKGROUND not in ("auto", "on", "off"):
-    raise ImproperlyConfigured(f"RELAY_BACKGROUND must be auto, on or off, got {RELAY_BACKGROUND!r}")
+    raise ImproperlyConfigured(
+        f"RELAY_BACKGROUND must be auto, on or off, got {RELAY_BACKGROUND!r}"
+    )
 CHAT_MAX_INPUT_CHARS = env_int("CHAT_MAX_INPUT_CHARS", 32000, minimum=1)
 # Per user, across all processes (counted in the database).
 LIMIT_ACTIVE_TURNS_PER_USER = env_int("LIMIT_ACTIVE_TURNS_PER_USER", 3, minimum=1)
