@@ -321,7 +321,9 @@ class SimulatorApp:
                     return
                 ready = item.available(time.time())
                 if ready <= index:
-                    break  # cancelled: nothing more comes
+                    if item.cancelled_at is not None:
+                        break  # cancelled: nothing more comes
+                    continue  # woken a hair early (clock rounding): wait again
                 body = b"".join(item.frames[index:ready])
                 body = stamped(body) if item.stamp else body
                 await connection.send(
