@@ -271,6 +271,9 @@ RELAY_SHUTDOWN_GRACE = env_number("RELAY_SHUTDOWN_GRACE", 20.0)
 # Background mode (streaming/upstream/background.py): `auto` asks for it and falls back to a
 # plain stream, per base URL, where the upstream refuses it; `on` always; `off` never.
 RELAY_BACKGROUND = env_str("RELAY_BACKGROUND", "auto").strip().lower() or "auto"
+# A queued turn that no worker claims within this many seconds ends `failed` (the sweep of
+# any process, web or worker, does it): with no worker running, nothing stays queued.
+RELAY_QUEUE_TIMEOUT = env_number("RELAY_QUEUE_TIMEOUT", 60.0, minimum=1)
 if RELAY_BACKGROUND not in ("auto", "on", "off"):
     raise ImproperlyConfigured(
         f"RELAY_BACKGROUND must be auto, on or off, got {RELAY_BACKGROUND!r}"

@@ -77,10 +77,36 @@ async def sweep_once(
             task.add_done_callback(_resuming.discard)
             continue
         await services.turn_interrupt(turn=turn, owner=owner)
+    await _fail_unclaimed(owner=owner)
     layer = get_channel_layer()
     left = await db(selectors.turns_left_queued, older_than=settings.RELAY_SWEEP_INTERVAL)
     for turn_id in left:
         await layer.send(services.WORKER_CHANNEL, {"type": "stream.run", "turn": str(turn_id)})
+
+
+async def _fail_unclaimed(*, owner: str) -> None:
+    older_than = settings.RELAY_QUEUE_TIMEOUT
+    for turn in await db(services.turn_take_unclaimed, owner=owner, older_than=older_than):
+        await services.turn_interrupt(
+            turn=turn, owner=owner, status="failed", error=services.NO_WORKER
+        )
+
+
+async def web_sweep_forever() -> None:
+    """A web process's sweep (no worker in it): a turn whose lease expired a lease period
+    ago (no worker took it over, and so none resumed it) ends `interrupted`; a queued turn
+    no worker claimed within `RELAY_QUEUE_TIMEOUT` ends `failed`. Nothing stays stuck with
+    every worker down."""
+    owner = f"websweep.{uuid.uuid4().hex}"
+    grace = settings.RELAY_LEASE_SECONDS
+    while True:
+        try:
+            for turn in await db(services.turn_take_over_expired, owner=owner, grace=grace):
+                await services.turn_interrupt(turn=turn, owner=owner)
+            await _fail_unclaimed(owner=owner)
+        except Exception:
+            log.exception("the web sweep failed; trying again later")
+        await asyncio.sleep(settings.RELAY_SWEEP_INTERVAL)
 
 
 async def moderate_left_unchecked(*, client: httpx.AsyncClient | None = None) -> None:
