@@ -74,3 +74,29 @@ def test_a_killed_server_ends_a_forgotten_background_turn_interrupted(
     envelopes, _ = read_all(app, client, turn["id"])
     assert [e["seq"] for e in envelopes] == list(range(len(envelopes)))
     assert envelopes[: len(seen)] == seen
+
+
+def test_a_graceful_stop_hands_a_background_turn_over_to_the_next_process(
+    served_app: ServedApp,
+) -> None:
+    """SIGTERM past the grace period: the turn is not ended `interrupted`; the next process
+    resumes it and it completes, every upstream event once."""
+    served_app.env["RELAY_SHUTDOWN_GRACE"] = "0.2"
+    app = served_app.start()
+    client = app.login()
+    turn = new_turn(client, "Long [sim:markdown tps=40 deltas=200 seed=9]")
+    url = app.url.replace("http", "ws") + f"/ws/turns/{turn['id']}/"
+    with connect(url, additional_headers=app.ws_headers(client)) as socket:
+        seen: list[dict] = []
+        while sum(e["event"]["type"].endswith("text.delta") for e in seen) < 10:
+            seen += receive_acking(socket, timeout=20)
+    app.stop()  # SIGTERM; had it ended the turn, it could not complete below
+    app.start()
+    client = app.login()
+    stored = wait_status(client, turn["id"], {"completed", "interrupted", "failed"}, timeout=40)
+    assert stored["status"] == "completed", stored["error"]
+    envelopes, _ = read_all(app, client, turn["id"])
+    assert [e["seq"] for e in envelopes] == list(range(len(envelopes)))
+    seqs = upstream_seqs(envelopes)
+    assert seqs == list(range(len(seqs)))
+    assert sum(e["event"]["type"] == "response.output_text.delta" for e in envelopes) == 200
