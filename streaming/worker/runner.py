@@ -167,7 +167,7 @@ class TurnRun:
                         on_batch=self._on_batch(acc),
                     )
                 except UpstreamError as exc:
-                    if exc.status in (404, 405, 501):
+                    if exc.status in (405, 501):  # no retrieval (a 404 is a forgotten id)
                         bg.background_refused(base_url=config.base_url, reason=exc.message)
                     return "interrupted", f"{services.INTERRUPTED}; resuming failed: {exc.message}"
             self.background = False
