@@ -136,6 +136,9 @@ def relay_settings(settings: Any, simulator_url: str) -> Any:
     settings.UPSTREAM_IDLE_TIMEOUT = 10
     settings.RELAY_SWEEP_INTERVAL = 0.5
     settings.RELAY_LEASE_SECONDS = 5
+    # The simulator's stream faults act on plain streams (a background response is generated
+    # by time); background mode is tested where a test switches it on.
+    settings.RELAY_BACKGROUND = "off"
     return settings
 
 

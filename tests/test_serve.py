@@ -49,7 +49,9 @@ def test_a_restart_mid_turn_ends_it_interrupted_and_keeps_what_streamed(
     served_app: ServedApp,
 ) -> None:
     """Kill the server mid-turn and start it again: the turn is `interrupted` (not stuck),
-    its partial output kept, and its log still replays from 0 without gaps."""
+    its partial output kept, and its log still replays from 0 without gaps. (Without
+    background mode: with it, the turn resumes, tests/test_resume.py.)"""
+    served_app.env["RELAY_BACKGROUND"] = "off"
     app = served_app.start()
     client = app.login()
     turn = new_turn(client, "Long [sim:long tps=40 deltas=2000 seed=5]")

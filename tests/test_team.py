@@ -33,6 +33,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     team_services()
     simulator, upstream = start_simulator()
     team = Team(Path(tmp_path_factory.mktemp("team")), upstream)
+    team.env["RELAY_BACKGROUND"] = "off"  # plain streams: a dead worker's turns end interrupted
     try:
         yield team.start(servers=2, workers=2)
     finally:

@@ -270,6 +270,16 @@ RELAY_WS_MAX_BACKLOG_BYTES = env_int("RELAY_WS_MAX_BACKLOG_BYTES", 8 * 1024 * 10
 RELAY_WS_DRAIN_SECONDS = env_number("RELAY_WS_DRAIN_SECONDS", 5.0)
 RELAY_REPLAY_BATCH = env_int("RELAY_REPLAY_BATCH", 500, minimum=1)
 RELAY_SHUTDOWN_GRACE = env_number("RELAY_SHUTDOWN_GRACE", 20.0)
+# Background mode (streaming/upstream/background.py): `auto` asks for it and falls back to a
+# plain stream, per base URL, where the upstream refuses it; `on` always; `off` never.
+RELAY_BACKGROUND = env_str("RELAY_BACKGROUND", "auto").strip().lower() or "auto"
+# A queued turn that no worker claims within this many seconds ends `failed` (the sweep of
+# any process, web or worker, does it): with no worker running, nothing stays queued.
+RELAY_QUEUE_TIMEOUT = env_number("RELAY_QUEUE_TIMEOUT", 60.0, minimum=1)
+if RELAY_BACKGROUND not in ("auto", "on", "off"):
+    raise ImproperlyConfigured(
+        f"RELAY_BACKGROUND must be auto, on or off, got {RELAY_BACKGROUND!r}"
+    )
 CHAT_MAX_INPUT_CHARS = env_int("CHAT_MAX_INPUT_CHARS", 32000, minimum=1)
 # Per user, across all processes (counted in the database).
 LIMIT_ACTIVE_TURNS_PER_USER = env_int("LIMIT_ACTIVE_TURNS_PER_USER", 3, minimum=1)

@@ -441,6 +441,8 @@ class RelayRequestStarted(RelayEvent):
     request: int
     model: str
     previous_response_id: str | None = None
+    # Asked in background mode (the upstream keeps generating, and the turn can re-attach).
+    background: bool = False
 
 
 class RelayToolOutput(RelayEvent):

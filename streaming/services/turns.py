@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 WORKER_CHANNEL = "streaming.worker"
 INTERRUPTED = "the server stopped (restart or crash) before the turn ended"
+NO_WORKER = "no worker is running: nothing picked the turn up"
 
 
 class TurnConflict(Exception):
@@ -182,16 +183,19 @@ def turn_claim(*, turn_id: Any, owner: str) -> Turn | None:
     return Turn.objects.select_related("conversation").get(pk=turn_id)
 
 
-def turn_take_over_expired(*, owner: str, everything: bool = False) -> list[Turn]:
+def turn_take_over_expired(
+    *, owner: str, everything: bool = False, grace: float = 0.0
+) -> list[Turn]:
     """Claim streaming turns whose lease expired (their worker died), to end them.
 
     With `everything`, take every streaming turn: used at start-up of the single embedded
-    process, where no other worker can exist.
+    process, where no other worker can exist. `grace`: only leases expired that many seconds
+    ago (a web process leaves workers the first go, since they can resume a turn).
     """
     now = timezone.now()
     candidates = Turn.objects.filter(status=Turn.Status.STREAMING)
     if not everything:
-        candidates = candidates.filter(lease_expires_at__lt=now)
+        candidates = candidates.filter(lease_expires_at__lt=now - timedelta(seconds=grace))
     taken = []
     for turn_id, old_owner in candidates.values_list("pk", "lease_owner")[:100]:
         won = Turn.objects.filter(
@@ -201,7 +205,7 @@ def turn_take_over_expired(*, owner: str, everything: bool = False) -> list[Turn
             lease_expires_at=now + timedelta(seconds=settings.RELAY_LEASE_SECONDS),
         )
         if won:
-            taken.append(Turn.objects.get(pk=turn_id))
+            taken.append(Turn.objects.select_related("conversation").get(pk=turn_id))
     return taken
 
 
@@ -242,8 +246,22 @@ def released_fields(*, fold: TurnFold, usage: Any) -> dict[str, Any]:
     }
 
 
-async def turn_interrupt(*, turn: Turn, owner: str) -> None:
-    """End a taken-over turn as `interrupted`, its output rebuilt from the stored log."""
+def turn_take_unclaimed(*, owner: str, older_than: float) -> list[Turn]:
+    """Claim queued turns no worker claimed within `older_than` seconds, to end them."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    left = Turn.objects.filter(status=Turn.Status.QUEUED, created_at__lt=cutoff)
+    taken = []
+    for turn_id in left.values_list("pk", flat=True)[:100]:
+        if turn_claim(turn_id=turn_id, owner=owner) is not None:
+            taken.append(Turn.objects.select_related("conversation").get(pk=turn_id))
+    return taken
+
+
+async def turn_interrupt(
+    *, turn: Turn, owner: str, status: FinalStatus = "interrupted", error: str = INTERRUPTED
+) -> None:
+    """End a taken-over turn as `interrupted` (or `status`), its output rebuilt from the
+    stored log."""
     rows = await db(selectors.turn_log_rows, turn=turn)
     writer = LogWriter(turn, owner=owner)
     # The row's `next_seq` may lag the log (it is saved on heartbeats): the log, read now
@@ -251,10 +269,8 @@ async def turn_interrupt(*, turn: Turn, owner: str) -> None:
     writer.next_seq = len(rows)
     fold = TurnFold.from_log(rows)
     try:
-        await turn_finish(
-            writer=writer, turn=turn, fold=fold, status="interrupted", error=INTERRUPTED
-        )
+        await turn_finish(writer=writer, turn=turn, fold=fold, status=status, error=error)
     except LeaseLost:
         turn_logger(turn.pk, __name__).warning("taken by another sweep")
     else:
-        turn_logger(turn.pk, __name__).warning("interrupted: %s", INTERRUPTED)
+        turn_logger(turn.pk, __name__).warning("%s: %s", status, error)

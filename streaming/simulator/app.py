@@ -271,6 +271,10 @@ class SimulatorApp:
             error = error_reply(400, str(exc), "invalid_request_error", None)
             return await connection.reply(error)
         record = self.record(request, params)
+        if request.get("background") and params.nobackground:
+            record.update(status=400, ended="background refused")
+            message = "Unsupported parameter: 'background' is not supported by this server."
+            return await connection.reply(error_reply(400, message, "invalid_request_error", None))
         if request.get("background") and http_fault(params, self.flaky) is None:
             item = self.background.create(request, params)
             record.update(id=item.id, status=200, background=True, ended="background")
@@ -343,7 +347,9 @@ class SimulatorApp:
                     return
                 ready = item.available(time.time())
                 if ready <= index:
-                    break  # cancelled: nothing more comes
+                    if item.cancelled_at is not None:
+                        break  # cancelled: nothing more comes
+                    continue  # woken a hair early (clock rounding): wait again
                 body = b"".join(item.frames[index:ready])
                 body = stamped(body) if item.stamp else body
                 await connection.send(

@@ -28,6 +28,7 @@ LIMITS: dict[str, float] = {
     "stall": 300,
     "retry_after": 300,
     "stamp": 1,
+    "nobackground": 1,
 }
 # Paced slower than this, one delta would wait more than 10 s: `tps` is 0 or at least this.
 MIN_TPS = 0.1
@@ -50,6 +51,7 @@ class Params:
     stall: float | None = None  # None: silent until the client goes away
     file: str | None = None
     stamp: int = 0  # 1: each delta carries `sim_sent_ms`, when it was sent (bench/load.py)
+    nobackground: int = 0  # 1: refuse `background: true` with a 400, as a server without it
 
     @property
     def first_byte_delay(self) -> float:
@@ -70,7 +72,7 @@ class Params:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Params)}
 _SECONDS = {"ttfb", "ttft", "tps", "stall"}
-_COUNTS = {"seed", "deltas", "words", "retry_after", "stamp"}
+_COUNTS = {"seed", "deltas", "words", "retry_after", "stamp", "nobackground"}
 
 
 def _cast(name: str, value: Any) -> Any:

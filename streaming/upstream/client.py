@@ -121,14 +121,21 @@ def tls_context() -> ssl.SSLContext:
 
 
 async def stream_response(
-    *, client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any], on_batch: OnBatch
+    *,
+    client: httpx.AsyncClient,
+    config: UpstreamConfig,
+    body: dict[str, Any],
+    on_batch: OnBatch,
+    path: str = "/responses",
 ) -> None:
     """Post `body` and hand batches of events to `on_batch` until the stream ends.
 
     Ends after a terminal event, `data: [DONE]`, or the end of the body. `on_batch` is called
     as each network chunk is read. It may return an awaitable, which is awaited before the
     next chunk is read (its time is not counted by the idle timeout). Raises `UpstreamError`;
-    cancelling the calling task closes the connection at once.
+    cancelling the calling task closes the connection at once. With a `path` other than
+    `/responses` (a stored response's stream, `upstream.background`) it is a GET of that path
+    and `body` is ignored.
     """
     attempt = 0
     started = False
@@ -140,7 +147,8 @@ async def stream_response(
 
     while True:
         try:
-            await _stream_once(client, config, body, on_batch if started else first)
+            extra = () if path == "/responses" else (path,)  # the usual call stays 4 arguments
+            await _stream_once(client, config, body, on_batch if started else first, *extra)
             return
         except UpstreamError as exc:
             if started or not exc.retryable or attempt >= config.max_retries:
@@ -157,12 +165,17 @@ def _backoff(config: UpstreamConfig, attempt: int, retry_after: float | None) ->
 
 
 async def _stream_once(
-    client: httpx.AsyncClient, config: UpstreamConfig, body: dict[str, Any], on_batch: OnBatch
+    client: httpx.AsyncClient,
+    config: UpstreamConfig,
+    body: dict[str, Any],
+    on_batch: OnBatch,
+    path: str = "/responses",
 ) -> None:
     loop = asyncio.get_running_loop()
     clock = time.monotonic  # asyncio's `loop.time()`, without its method call per chunk
     headers = {"Authorization": f"Bearer {config.api_key}", "Accept": "text/event-stream"}
-    payload = {**body, "stream": True}
+    post = path == "/responses"
+    request: dict[str, Any] = {"json": {**body, "stream": True}} if post else {}
     reader = _EventReader()
     deadline = _Deadline(loop.time() + config.first_event_timeout)
     idle, first = config.idle_timeout, config.first_event_timeout
@@ -184,7 +197,7 @@ async def _stream_once(
 
     try:
         async with client.stream(
-            "POST", f"{config.base_url}/responses", json=payload, headers=headers
+            "POST" if post else "GET", f"{config.base_url}{path}", headers=headers, **request
         ) as response:
             await _check_response(response)
             chunks = response.aiter_bytes()

@@ -82,7 +82,8 @@ class RelayWorker(Worker):
     """channels' Worker, plus the sweep (lost wake-ups, expired leases), one upstream client
     for everything it runs (a connection pool on its loop), and a graceful stop: on SIGTERM
     (or `shutdown()`) it takes no new turns, lets running ones finish for
-    `RELAY_SHUTDOWN_GRACE` seconds, then ends the rest `interrupted`."""
+    `RELAY_SHUTDOWN_GRACE` seconds, then hands the background-mode ones over to the next
+    process (which re-attaches upstream) and ends the rest `interrupted`."""
 
     def __init__(self, *args: Any, handle_signals: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -112,7 +113,9 @@ class RelayWorker(Worker):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.add_signal_handler(sig, self._stop.set)
         sweeper = asyncio.ensure_future(
-            sweep_forever(startup_all=settings.RELAY_WORKER_IN_PROCESS, client=client)
+            sweep_forever(
+                startup_all=settings.RELAY_WORKER_IN_PROCESS, client=client, runs=self.runs
+            )
         )
         listening = asyncio.ensure_future(super().handle())
         stopping = asyncio.ensure_future(self._stop.wait())
@@ -140,7 +143,7 @@ class RelayWorker(Worker):
         grace = settings.RELAY_SHUTDOWN_GRACE
         log.warning("stopping: waiting up to %ss for %d running turns", grace, len(tasks))
         _, pending = await asyncio.wait(tasks, timeout=grace)
-        for run in list(self.runs.values()):
-            run.cancel("interrupted")
+        for run in list(self.runs.values()):  # background ones go on in the next process
+            run.cancel("handover" if run.background else "interrupted")
         if pending:
             await asyncio.wait(pending, timeout=10)

@@ -31,6 +31,7 @@ from streaming.services import moderation
 from streaming.services import turns as services
 from streaming.tools import catalogue
 from streaming.tools.functions import caller_set, tool_call
+from streaming.upstream import background as bg
 from streaming.upstream.client import UpstreamConfig, UpstreamError, make_client, stream_response
 from streaming.upstream.options import request_options
 from streaming.worker import approvals, history, provider_files
@@ -43,8 +44,17 @@ class TurnRun:
     the worker's upstream client (one pool for all its turns); without one, the turn makes
     its own."""
 
-    def __init__(self, turn: Turn, *, owner: str, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        turn: Turn,
+        *,
+        owner: str,
+        client: httpx.AsyncClient | None = None,
+        resume: bool = False,
+    ) -> None:
         self.turn = turn
+        self.resume = resume  # re-attach to the upstream's stored response (a takeover)
+        self.background = False  # the request streaming now runs in background mode
         self.client = client
         self.log = turn_logger(turn.pk, __name__)
         self.writer = LogWriter(
@@ -71,10 +81,17 @@ class TurnRun:
                 if self.turn.output:  # stopped while waiting on approvals: keep what streamed
                     await self._rebuild()
                 status, error = "cancelled", "cancelled before it started"
+            elif self.resume:
+                status, error = await self._reattach()
             else:
                 status, error = await self._converse()
         except asyncio.CancelledError:
             status = self.stop_status
+            if status == "handover" and self.background:
+                await self._hand_over()
+                return
+            if status == "cancelled" and self.background:
+                await self._cancel_upstream()
             error = "stopped by the user" if status == "cancelled" else "the worker shut down"
         except holdback.HeldBack as exc:
             status, error = "failed", str(exc)
@@ -107,11 +124,12 @@ class TurnRun:
             if self.turn.approvals:  # back from waiting: the approvals answer the last response
                 items, previous_id = await self._resume(items)
             for request in range(1, MAX_TOOL_ROUNDS + 1):
-                body = self._body(items, previous_id)
+                body = self._body(items, previous_id, config)
                 acc = await self._request(client, config, body, request)
                 if acc is None and previous_id:  # the upstream forgot it: send everything
                     items, previous_id = await db(history.input_for, self.turn, chain=False)
-                    acc = await self._request(client, config, self._body(items, None), request)
+                    body = self._body(items, None, config)
+                    acc = await self._request(client, config, body, request)
                 if acc is None:
                     return "failed", self.fold.error
                 outcome = _outcome(acc)
@@ -126,6 +144,75 @@ class TurnRun:
                 else:
                     items = items + acc.output + outputs
         return "failed", f"stopped after {MAX_TOOL_ROUNDS} tool rounds"
+
+    async def _reattach(self) -> tuple[str, str]:
+        """After a takeover: the turn's log so far, then the stored response's events after
+        the last `sequence_number` it logged."""
+        rows = await db(selectors.turn_log_rows, turn=self.turn)
+        self.fold = TurnFold.from_log(rows)
+        self.writer.next_seq = len(rows)
+        response_id, last_seq, _ = bg.resume_point(rows)
+        acc = self.fold.requests[-1] if self.fold.requests else None
+        if acc is None or response_id is None:
+            return "interrupted", services.INTERRUPTED
+        if acc.terminal_type is None:
+            config = UpstreamConfig.from_settings()
+            self.background = True
+            own = make_client(config) if self.client is None else None
+            async with own or contextlib.nullcontext():
+                try:
+                    await bg.resume_stream(
+                        client=own or self.client,
+                        config=config,
+                        response_id=response_id,
+                        after=-1 if last_seq is None else last_seq,
+                        on_batch=self._on_batch(acc),
+                    )
+                except UpstreamError as exc:
+                    if exc.status in (405, 501):  # no retrieval (a 404 is a forgotten id)
+                        bg.background_refused(base_url=config.base_url, reason=exc.message)
+                    return "interrupted", f"{services.INTERRUPTED}; resuming failed: {exc.message}"
+            self.background = False
+            self.log.info("resumed from the upstream after sequence_number %s", last_seq)
+        outcome = _outcome(acc)
+        if outcome[0] == "completed" and any(i.get("type") == "function_call" for i in acc.output):
+            return "interrupted", f"{services.INTERRUPTED}; a tool round is not resumed"
+        return outcome
+
+    async def _hand_over(self) -> None:
+        """A graceful stop: keep what streamed and leave the turn (and its lease, which
+        expires) to the next process, which re-attaches."""
+        with contextlib.suppress(LeaseLost):
+            await self.writer.flush()
+        self.writer.close()
+        self.log.warning("handed over: the next worker resumes it from the upstream")
+
+    async def _cancel_upstream(self) -> None:
+        acc = self.fold.requests[-1] if self.fold.requests else None
+        if acc is None or acc.response_id is None or acc.terminal_type is not None:
+            return
+        config = UpstreamConfig.from_settings()
+        own = make_client(config) if self.client is None else None
+        async with own or contextlib.nullcontext():
+            await bg.cancel_upstream(
+                client=own or self.client, config=config, response_id=acc.response_id
+            )
+
+    def _on_batch(self, acc: Accumulator) -> Any:
+        writer, gate = self.writer, self.gate
+
+        def on_batch(batch: list[Any]) -> Awaitable[Any] | None:
+            if self.turn.first_text_at is None:
+                self._note_timings(batch)
+            if gate is not None:
+                return gate.feed(batch, acc)
+            writer.add_read(batch)
+            feed = acc.feed
+            for _, event in batch:
+                feed(event)
+            return writer.make_room()
+
+        return on_batch
 
     async def _rebuild(self) -> None:
         rows = await db(selectors.turn_log_rows, turn=self.turn)
@@ -147,8 +234,12 @@ class TurnRun:
             return answers, self.fold.response_ids[-1]
         return items + self.fold.output, None
 
-    def _body(self, items: list[dict[str, Any]], previous_id: str | None) -> dict[str, Any]:
+    def _body(
+        self, items: list[dict[str, Any]], previous_id: str | None, config: UpstreamConfig
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.turn.model, "input": items}
+        if bg.background_wanted(config.base_url):
+            body |= bg.background_fields()
         if self.tools.request:
             body["tools"] = self.tools.request
         turn = self.turn
@@ -166,31 +257,46 @@ class TurnRun:
     ) -> Accumulator | None:
         """Stream one upstream request into the log. None if it failed before streaming
         because `previous_response_id` was not found (the caller retries without it)."""
-        started = RelayRequestStarted(
-            request=number,
-            model=body["model"],
-            previous_response_id=body.get("previous_response_id"),
-        )
-        self.writer.add_model(started)
         acc = self.fold.start_request()
-        writer, gate = self.writer, self.gate
+        logged = self._on_batch(acc)
+        told = False
+
+        def tell() -> None:  # the mode is known once the upstream accepted the request
+            nonlocal told
+            if not told:
+                told = True
+                self.background = bool(body.get("background"))
+                started = RelayRequestStarted(
+                    request=number,
+                    model=body["model"],
+                    previous_response_id=body.get("previous_response_id"),
+                    background=self.background,
+                )
+                self.writer.add_model(started)
 
         def on_batch(batch: list[Any]) -> Awaitable[Any] | None:
-            if self.turn.first_text_at is None:
-                self._note_timings(batch)
-            if gate is not None:
-                return gate.feed(batch, acc)
-            writer.add_read(batch)
-            feed = acc.feed
-            for _, event in batch:
-                feed(event)
-            return writer.make_room()
+            tell()
+            return logged(batch)
 
         try:
-            await stream_response(client=client, config=config, body=body, on_batch=on_batch)
-            if gate is not None:
-                await gate.end(acc)
+            try:
+                await stream_response(client=client, config=config, body=body, on_batch=on_batch)
+            except UpstreamError as exc:
+                if not body.get("background") or not bg.refuses_background(
+                    exc, received=sum(acc.event_counts.values())
+                ):
+                    raise
+                if not bg.background_refused(base_url=config.base_url, reason=exc.message):
+                    raise
+                body = {k: v for k, v in body.items() if k not in bg.background_fields()}
+                await stream_response(client=client, config=config, body=body, on_batch=on_batch)
+            tell()
+            self.background = False
+            if self.gate is not None:
+                await self.gate.end(acc)
         except UpstreamError as exc:
+            tell()
+            self.background = False
             if self.gate is not None:
                 await self.gate.end(acc)
             if _forgot_previous(exc, body, acc):
@@ -274,12 +380,23 @@ async def turn_run(
     turn = await db(services.turn_claim, turn_id=turn_id, owner=owner)
     if turn is None:
         return
-    run = TurnRun(turn, owner=owner, client=client)
+    await _run(TurnRun(turn, owner=owner, client=client), runs=runs, client=client)
+
+
+async def turn_resume(
+    *, turn: Turn, owner: str, runs: dict[str, TurnRun], client: httpx.AsyncClient | None = None
+) -> None:
+    """Run a turn taken over from a dead worker (`owner` holds it): re-attach upstream."""
+    await _run(TurnRun(turn, owner=owner, client=client, resume=True), runs=runs, client=client)
+
+
+async def _run(run: TurnRun, *, runs: dict[str, TurnRun], client: httpx.AsyncClient | None) -> None:
+    turn = run.turn
     runs[str(turn.pk)] = run
     try:
         await run.run()
     finally:
         runs.pop(str(turn.pk), None)
-    if turn.status == Turn.Status.WAITING:  # checked once it ends
+    if turn.status in (Turn.Status.WAITING, Turn.Status.STREAMING):  # waiting, or handed over
         return
     await moderation.turn_moderate(turn_id=turn.pk, client=client)

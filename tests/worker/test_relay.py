@@ -244,6 +244,7 @@ async def test_chaining_sends_previous_response_id_and_falls_back_when_forgotten
             "request": 1,
             "model": "sim-markdown",
             "previous_response_id": first.response_ids[-1],
+            "background": False,
         }
     ]
 

@@ -118,6 +118,10 @@ class Command(BaseCommand):
         if not settings.OPENAI_BASE_URL and "SIMULATOR_BASE_URL" not in os.environ:
             settings.SIMULATOR_BASE_URL = f"http://127.0.0.1:{port}/simulator/v1"
         worker = self._start_worker() if settings.RELAY_WORKER_IN_PROCESS else None
+        if worker is None:  # workers run apart: this process still sees that none is stuck
+            from streaming.worker.sweep import web_sweep_forever
+
+            self.sweep_task = asyncio.ensure_future(web_sweep_forever())
         upstream = (
             settings.OPENAI_BASE_URL or f"the built-in simulator ({settings.SIMULATOR_BASE_URL})"
         )
