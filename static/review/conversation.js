@@ -24,6 +24,7 @@ function turnHead(turn, index) {
     h("span", { class: "quiet-line", text: ` · ${when} · ${turn.model} · ${turn.status} ` }),
     flagLine(turn),
     feedbackLine(turn.feedback),
+    turn.on_path === false ? h("span", { class: "review-branch", text: "another version (not on the path the user sees)" }) : null,
   );
 }
 
@@ -33,7 +34,8 @@ function main(root) {
   const views = turns.map((turn, index) => {
     const view = new TurnView({ id: turn.id, input: turn.input, attachments: turn.attachments });
     view.loadTurn(turn);
-    return h("div", { class: "review-turn", "data-turn-id": turn.id }, turnHead(turn, index), view.el);
+    const branch = turn.on_path === false ? " review-turn-off-path" : "";
+    return h("div", { class: `review-turn${branch}`, "data-turn-id": turn.id }, turnHead(turn, index), view.el);
   });
   transcript.replaceChildren(...(views.length ? views : [h("p", { class: "quiet-line", text: "No turns yet." })]));
   root.dataset.ready = "true";

@@ -24,7 +24,7 @@ def chain_existing_turns(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('streaming', '0011_usage_and_budgets'),
+        ('streaming', '0013_search_rowid'),
     ]
 
     operations = [

@@ -77,7 +77,9 @@ class ConversationAdmin(ReadOnlyAdmin):
         conversation = context.get("original")
         if conversation is not None:
             turns = transcript.conversation_turns(conversation)
-            context["transcript"] = transcript.transcript_json(turns)
+            context["transcript"] = transcript.transcript_json(
+                turns, leaf_id=conversation.active_leaf_id
+            )
             context["relay_constants"] = page_constants()
             if request.method == "GET":
                 audit.transcript_views_record(

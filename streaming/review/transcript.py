@@ -1,5 +1,6 @@
 """The admin's conversation page: every turn of the conversation as the chat page shows it,
-oldest first, each with its flags, its feedback and a link to its own review page."""
+oldest first (every branch), each with its flags, its feedback, a link to its own review page
+and whether it is on the path the user sees now."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def feedback_json(turn: Turn) -> dict[str, Any] | None:
     return {"rating": item.rating, "comment": item.comment}
 
 
-def review_json(turn: Turn) -> dict[str, Any]:
+def review_json(turn: Turn, *, on_path: bool = True) -> dict[str, Any]:
     """What the chat renderer needs (the API's turn shape), and what a reviewer triages by."""
     record = {k: v for k, v in turn_json(turn).items() if k != "ws"}
     categories = (turn.moderation or {}).get("categories") or []
@@ -30,6 +31,8 @@ def review_json(turn: Turn) -> dict[str, Any]:
         "categories": list(categories) if turn.flagged else [],
         "moderation_status": turn.moderation_status or None,
         "feedback": feedback_json(turn),
+        "parent": str(turn.parent_id) if turn.parent_id else None,
+        "on_path": on_path,
     }
 
 
@@ -42,5 +45,17 @@ def conversation_turns(conversation: Conversation) -> list[Turn]:
     )
 
 
-def transcript_json(turns: list[Turn]) -> list[dict[str, Any]]:
-    return [review_json(turn) for turn in turns]
+def active_path(turns: list[Turn], leaf_id: Any) -> set[Any]:
+    """The ids from the conversation's active leaf up through its parents."""
+    by_id = {turn.pk: turn for turn in turns}
+    path: set[Any] = set()
+    while leaf_id in by_id and leaf_id not in path:
+        path.add(leaf_id)
+        leaf_id = by_id[leaf_id].parent_id
+    return path
+
+
+def transcript_json(turns: list[Turn], *, leaf_id: Any = None) -> list[dict[str, Any]]:
+    """Every turn; with the conversation's active leaf, those off its path say so."""
+    path = active_path(turns, leaf_id) if leaf_id is not None else None
+    return [review_json(turn, on_path=path is None or turn.pk in path) for turn in turns]

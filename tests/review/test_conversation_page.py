@@ -96,6 +96,20 @@ def test_the_page_carries_every_turn_oldest_first_in_the_chat_renderers_shape(ch
     assert turns[2]["error"] == "upstream said no"
 
 
+def test_every_branch_is_shown_and_turns_off_the_active_path_say_so(chat) -> None:
+    """A regenerated answer leaves its older version stored: the page shows both, and marks
+    the one the user no longer sees."""
+    first, second, third = chat["turns"]
+    conversation = chat["conversation"]
+    Turn.objects.filter(pk=second.pk).update(parent=first)
+    Turn.objects.filter(pk=third.pk).update(parent=first)  # another version of the second
+    Conversation.objects.filter(pk=conversation.pk).update(active_leaf=third)
+    conversation.refresh_from_db()
+    turns = _transcript(_staff(), conversation)
+    assert [t["on_path"] for t in turns] == [True, False, True]
+    assert turns[1]["parent"] == turns[2]["parent"] == str(first.pk)
+
+
 def test_each_turn_has_its_flags_and_feedback(chat) -> None:
     first, second, third = _transcript(_staff(), chat["conversation"])
     assert first["feedback"] == {"rating": "up", "comment": "spot on"}
