@@ -36,6 +36,7 @@ from django.db import (
 )
 from django.utils import timezone
 
+from streaming.eventlog.storable import storable, storable_raw
 from streaming.models import Turn, TurnEvent
 
 T = TypeVar("T")
@@ -336,7 +337,7 @@ def update_sql(names: tuple[str, ...], *, held: bool = True) -> tuple[str, list[
 def prepared(fields: list[Any], values: Iterable[Any]) -> list[Any]:
     """Each value as the database takes it, by its field's own conversion (JSON, dates)."""
     return [
-        field.get_db_prep_save(value, connection)
+        field.get_db_prep_save(storable(value), connection)
         for field, value in zip(fields, values, strict=True)
     ]
 
@@ -378,7 +379,7 @@ def insert_rows(turns: Iterable[tuple[Any, int, list[Event]]]) -> None:
     values: list[Any] = []  # the rows' values, one after the other
     for pk, first, events in turns:
         for seq, (kind, data, received) in enumerate(events, first):
-            values += (pk, seq, kind, data, received)
+            values += (pk, seq, kind, storable_raw(data), received)
     if not values:
         return
     head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "
@@ -427,7 +428,7 @@ def _copy_postgresql(sql: str, turns: Iterable[tuple[Any, int, list[Event]]]) ->
     one (several times faster for a round of many one-event turns). A duplicate seq fails
     the COPY as it failed the INSERT, and psycopg's errors become Django's."""
     rows = [
-        (pk, seq, kind, data, received)
+        (pk, seq, kind, storable_raw(data), received)
         for pk, first, events in turns
         for seq, (kind, data, received) in enumerate(events, first)
     ]

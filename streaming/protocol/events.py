@@ -457,6 +457,7 @@ class RelayError(RelayEvent):
     kind: str
     message: str
     status: int | None = None
+    detail: str | None = None  # the upstream's full text, for staff (the page shows `message`)
 
 
 class RelayTurnWaiting(RelayEvent):

@@ -15,9 +15,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
+import html
 import json
 import logging
 import random
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -41,16 +43,27 @@ _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 # After the terminal event: how long, and how much, is read for the connection to be reused.
 DRAIN_SECONDS = 0.5
 DRAIN_MAX_BYTES = 64 * 1024
+# What a user is shown of the upstream's own words at most; staff get up to DETAIL_CHARS.
+BRIEF_CHARS = 300
+DETAIL_CHARS = 16 * 1024
+# While no frame has come, this much of the body is kept, to say what a non-stream body said.
+HEAD_BYTES = 16 * 1024
 
 
 class UpstreamError(Exception):
-    """kind: connect | http | timeout | not_sse | malformed | closed"""
+    """kind: connect | http | timeout | not_sse | malformed | closed | upstream
 
-    def __init__(self, kind: str, message: str, *, status: int | None = None) -> None:
+    `message` is what the user sees: short, never a traceback. `detail` is the upstream's
+    full text when it said more (staff read it in the admin, on the turn's relay.error)."""
+
+    def __init__(
+        self, kind: str, message: str, *, status: int | None = None, detail: str = ""
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
+        self.detail = detail
         self.retry_after: float | None = None
 
     @property
@@ -214,7 +227,7 @@ async def _stream_once(
             if reader.error:
                 raise reader.error
             if not (reader.finished or reader.errored):
-                raise UpstreamError("closed", "the upstream closed the stream before it ended")
+                raise reader.closed_error()
     except asyncio.CancelledError:
         if not deadline.expired_here():
             raise
@@ -316,8 +329,26 @@ class _EventReader:
         self.errored = False  # an `error` event came; a `response.failed` may follow it
         self.error: UpstreamError | None = None
 
+        self.head = b""  # the body's start, while no frame has come (`closed_error`)
+        self.framed = False
+
     def feed(self, chunk: bytes) -> list[RawEvent]:
-        return self._events(self._decoder.feed_data(chunk))
+        frames = self._decoder.feed_data(chunk)
+        if not self.framed:
+            self.framed = bool(frames)
+            if len(self.head) < HEAD_BYTES:
+                self.head += chunk[: HEAD_BYTES - len(self.head)]
+        return self._events(frames)
+
+    def closed_error(self) -> UpstreamError:
+        """The body ended before the stream did. A body that was never a stream (a JSON
+        error on a 200 event-stream) says why in its own words."""
+        if not self.framed and self.head.strip():
+            brief, detail = _upstream_words(self.head)
+            return UpstreamError(
+                "not_sse", f"the upstream answered without a stream: {brief}", detail=detail
+            )
+        return UpstreamError("closed", "the upstream closed the stream before it ended")
 
     def close(self) -> list[RawEvent]:
         return self._events(self._decoder.close_data())
@@ -335,7 +366,7 @@ class _EventReader:
             try:
                 event = parse_event(data)
             except MalformedEvent as exc:
-                self.error = UpstreamError("malformed", f"malformed stream: {exc}")
+                self.error = _frame_error(data, exc)
                 break
             append((data, event))
             # One look-up for the ordinary event. `error` ends nothing by itself: OpenAI
@@ -354,9 +385,8 @@ class _EventReader:
 async def _check_response(response: httpx.Response) -> None:
     if response.status_code >= 300:
         body = await response.aread()
-        error = UpstreamError(
-            "http", _error_message(response.status_code, body), status=response.status_code
-        )
+        message, detail = _error_message(response.status_code, body)
+        error = UpstreamError("http", message, status=response.status_code, detail=detail)
         error.retry_after = _retry_after(response.headers.get("retry-after"))
         raise error
     content_type = response.headers.get("content-type", "")
@@ -366,16 +396,71 @@ async def _check_response(response: httpx.Response) -> None:
         )
 
 
-def _error_message(status: int, body: bytes) -> str:
-    """The upstream's own `error.message` when it gave one."""
+def _error_message(status: int, body: bytes) -> tuple[str, str]:
+    """What the user sees of an error answer (the upstream's own `error.message` when it gave
+    one, briefly), and the full body for staff."""
+    brief, detail = _upstream_words(body) if body.strip() else ("", "")
+    return f"HTTP {status}: {brief or httpx.codes.get_reason_phrase(status)}", detail
+
+
+def _frame_error(data: str, exc: MalformedEvent) -> UpstreamError:
+    """A frame that is not an event. An error object without a `type` (`{"error": {...}}`,
+    as some servers send mid-stream) is the server's own failure, in its words."""
     try:
-        message = json.loads(body)["error"]["message"]
-        if isinstance(message, str) and message:
-            return f"HTTP {status}: {message}"
-    except (ValueError, KeyError, TypeError):
-        pass
-    text = body.decode("utf-8", "replace").strip()[:200]
-    return f"HTTP {status}: {text or httpx.codes.get_reason_phrase(status)}"
+        raw = json.loads(data)
+    except ValueError:
+        raw = None
+    if isinstance(raw, dict) and "error" in raw:
+        brief, detail = _upstream_words(data.encode("utf-8", "surrogatepass"))
+        return UpstreamError("upstream", f"the upstream failed: {brief}", detail=detail)
+    return UpstreamError("malformed", f"malformed stream: {exc}", detail=data[:DETAIL_CHARS])
+
+
+_MESSAGE_KEYS = ("message", "detail", "error", "msg", "description")
+
+
+def _upstream_words(body: bytes) -> tuple[str, str]:
+    """(brief, full): the message a body carries, at most BRIEF_CHARS on one line, never a
+    traceback or markup; and the body itself, for staff."""
+    text = body.decode("utf-8", "replace").strip()
+    full = text[:DETAIL_CHARS]
+    try:
+        found = _message_in(json.loads(text))
+    except ValueError:
+        found = None
+    return _brief(found if found is not None else text), full
+
+
+def _message_in(value: Any, depth: int = 0) -> str | None:
+    """The first message-like string in a JSON error body (`error.message`, `detail`, ...)."""
+    if isinstance(value, str):
+        return value
+    if depth > 3:
+        return None
+    if isinstance(value, dict):
+        for key in _MESSAGE_KEYS:
+            if key in value and (found := _message_in(value[key], depth + 1)):
+                return found
+    if isinstance(value, list) and value:
+        return _message_in(value[0], depth + 1)
+    return None
+
+
+_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _brief(text: str) -> str:
+    """One short line: a traceback's last line (the exception), an HTML page's title."""
+    if "Traceback (most recent call last)" in text:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        text = next((line for line in reversed(lines) if not line.startswith("File ")), "")
+        text = text or "the upstream crashed"
+    elif "<" in text and ">" in text:
+        title = _TITLE.search(text)
+        text = html.unescape(title.group(1) if title else _TAGS.sub(" ", text))
+    text = " ".join(text.split())
+    return text if len(text) <= BRIEF_CHARS else text[: BRIEF_CHARS - 1] + "…"
 
 
 def _retry_after(value: str | None) -> float | None:

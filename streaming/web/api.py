@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -51,16 +52,48 @@ def api(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
     return wrapper
 
 
+# Nesting deeper than this is refused before anything reads the body's values.
+MAX_JSON_DEPTH = 32
+# NUL and lone surrogates: no database stores them as text (PostgreSQL refuses NUL, UTF-8
+# has no surrogates), and no one types them.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _body(request: HttpRequest) -> dict[str, Any]:
     if not request.body:
         return {}
     try:
         data = json.loads(request.body)
+    except RecursionError:
+        raise BadInput(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError:
         raise BadInput("the body must be JSON") from None
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object")
+    _check_values(data, "", 0)
     return data
+
+
+def _check_values(value: Any, where: str, depth: int) -> None:
+    """Every string in the body (keys too) is storable text; nesting is bounded. The error
+    names the field, as `messages[0].content`."""
+    if depth > MAX_JSON_DEPTH:
+        raise BadInput(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            raise BadInput(
+                f"'{where or 'body'}' holds a NUL or an unpaired surrogate character, "
+                "which cannot be stored"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            if _UNSTORABLE.search(key):
+                raise BadInput(f"a field name in '{where or 'body'}' holds a NUL or surrogate")
+            _check_values(item, name, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_values(item, f"{where}[{index}]", depth + 1)
 
 
 def _text(data: dict[str, Any], key: str, *, limit: int, required: bool) -> str | None:

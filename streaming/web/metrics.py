@@ -22,7 +22,7 @@ from streaming.protocol.statuses import TURN_ACTIVE, TURN_FINAL
 TTFT_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 ERROR_WINDOW = timedelta(hours=1)
 # `UpstreamError.kind`s (streaming/upstream/client.py); other relay.error kinds are not upstream's.
-UPSTREAM_KINDS = ("connect", "http", "timeout", "not_sse", "malformed", "closed")
+UPSTREAM_KINDS = ("connect", "http", "timeout", "not_sse", "malformed", "closed", "upstream")
 # Failures the upstream reported inside a stream, by event type.
 STREAM_FAILURES = {"error": "stream_error", "response.failed": "response_failed"}
 

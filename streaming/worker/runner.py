@@ -301,7 +301,10 @@ class TurnRun:
                 await self.gate.end(acc)
             if _forgot_previous(exc, body, acc):
                 return None
-            self.writer.add_model(RelayError(kind=exc.kind, message=exc.message, status=exc.status))
+            error = RelayError(
+                kind=exc.kind, message=exc.message, status=exc.status, detail=exc.detail or None
+            )
+            self.writer.add_model(error)
             self.fold.error = exc.message
             return None
         return acc

@@ -390,3 +390,63 @@ async def test_a_cancel_from_outside_is_not_taken_for_a_timeout():
         await task
     assert task.cancelled() and types(got) == ["response.created"]
     await asyncio.sleep(0.4)  # past both deadlines: nothing cancels this test's task
+
+
+# The upstream's own words, briefly (issue 20, item 3).
+
+TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    + '  File "/srv/proxy/app.py", line 12, in handle\n    return route(request)\n' * 40
+    + "KeyError: 'choices'\n"
+)
+
+
+async def test_a_mid_stream_error_object_without_a_type_is_the_servers_message():
+    """`data: {"error": {...}}` without `type` ends the stream with the server's message,
+    after the events before it; the full frame is kept for staff."""
+    bad = b'data: {"error": {"message": "model overloaded", "code": 503}}\n\n'
+    got: list[Any] = []
+    with pytest.raises(UpstreamError) as raised:
+        await run(Upstream(sse(CREATED + DELTA + bad)), got=got)
+    assert raised.value.kind == "upstream"
+    assert raised.value.message == "the upstream failed: model overloaded"
+    assert "malformed" not in raised.value.message
+    assert '"code": 503' in raised.value.detail
+    assert types(got) == ["response.created", "response.output_text.delta"]
+
+
+async def test_a_json_body_on_an_event_stream_says_what_the_server_said():
+    """A 200 text/event-stream whose body is `{"detail": "Not Found"}` ends with it."""
+    server = Upstream(httpx.Response(200, headers=SSE, content=b'{"detail": "Not Found"}'))
+    with pytest.raises(UpstreamError) as raised:
+        await run(server)
+    assert raised.value.kind == "not_sse"
+    assert raised.value.message.endswith(": Not Found")
+    assert raised.value.detail == '{"detail": "Not Found"}'
+
+
+async def test_a_traceback_500_body_is_shown_as_its_last_line_and_kept_whole_for_staff():
+    server = Upstream(httpx.Response(500, text=TRACEBACK))
+    config = replace(CONFIG, max_retries=0)
+    with pytest.raises(UpstreamError) as raised:
+        await run(server, config=config)
+    assert raised.value.message == "HTTP 500: KeyError: 'choices'"
+    assert "Traceback" not in raised.value.message and "File " not in raised.value.message
+    assert raised.value.detail == TRACEBACK.strip()
+
+
+async def test_an_html_500_body_is_shown_as_its_title():
+    page = "<html><head><title>502 Bad &amp; Gateway</title></head><body>" + "x" * 3000
+    server = Upstream(httpx.Response(400, text=page + "</body></html>"))
+    with pytest.raises(UpstreamError) as raised:
+        await run(server)
+    assert raised.value.message == "HTTP 400: 502 Bad & Gateway"
+
+
+async def test_a_long_error_message_is_cut_to_a_few_hundred_characters():
+    error = {"error": {"message": "no " * 2000}}
+    with pytest.raises(UpstreamError) as raised:
+        await run(Upstream(httpx.Response(400, json=error)))
+    assert len(raised.value.message) <= upstream.BRIEF_CHARS + len("HTTP 400: ")
+    assert raised.value.message.endswith("…")
+    assert len(raised.value.detail) > 5000

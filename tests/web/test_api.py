@@ -377,3 +377,51 @@ async def test_cancel_answers_202(relay: Relay) -> None:
     assert response.status_code == 202
     turn = await relay.wait_done(turn_id, timeout=5)
     assert turn.status == "cancelled"
+
+
+UNSTORABLE = {"NUL": "a\x00b", "lone surrogate": "a\ud800b"}
+
+
+@pytest.mark.parametrize("bad", list(UNSTORABLE.values()), ids=list(UNSTORABLE))
+@pytest.mark.parametrize(
+    ("path", "field", "body"),
+    [
+        ("turns", "input", lambda bad: {"input": bad}),
+        ("turns", "model", lambda bad: {"input": "hi", "model": bad}),
+        ("turns", "instructions", lambda bad: {"input": "hi", "instructions": bad}),
+        ("conversations", "title", lambda bad: {"title": bad}),
+        ("conversations", "tools[0]", lambda bad: {"tools": [bad]}),
+    ],
+)
+def test_unstorable_characters_are_a_400_naming_the_field(
+    bad: str, path: str, field: str, body: Any
+) -> None:
+    """NUL and lone surrogates anywhere in a body are refused with the field's name, and
+    nothing is stored (issue 20, item 6)."""
+    alice = make_user("alice")
+    conversation = Conversation.objects.create(owner=alice)
+    url = f"/api/conversations/{conversation.pk}/turns" if path == "turns" else "/api/conversations"
+    # json.dumps escapes both as \\u0000 / \\ud800: the bytes on the wire are valid UTF-8.
+    response = post_json(logged_in(alice), url, body(bad))
+    assert response.status_code == 400
+    assert f"'{field}'" in response.json()["error"]
+    assert not Turn.objects.exists()
+    assert Conversation.objects.count() == 1
+
+
+def test_deeply_nested_json_is_a_400() -> None:
+    """A 5,000-deep body is refused with a message, not a server error (item 7)."""
+    alice = make_user("alice")
+    conversation = Conversation.objects.create(owner=alice)
+    deep = '{"input": "hi", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    response = logged_in(alice).post(
+        f"/api/conversations/{conversation.pk}/turns", deep, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "deeper" in response.json()["error"]
+    shallow = '{"input": "hi", "x": ' + "[" * 40 + "]" * 40 + "}"
+    response = logged_in(alice).post(
+        f"/api/conversations/{conversation.pk}/turns", shallow, content_type="application/json"
+    )
+    assert response.status_code == 400 and "deeper" in response.json()["error"]
+    assert not Turn.objects.exists()
