@@ -72,3 +72,48 @@ def test_a_round_copies_every_row_as_given_and_a_duplicate_fails_only_its_turn(
     assert out["second"] == ["IntegrityError", "bool"]
     assert out["rows"][0] == [[i, "t", data, 7] for i, data in enumerate(TRICKY)]
     assert out["rows"][1] == [[0, "t", "{}", 8], [1, "u", "[1]", 10]]
+
+
+POISON_SCRIPT = """
+import json
+from django.contrib.auth import get_user_model
+from streaming.eventlog import store as logstore
+from streaming.models import Conversation, Turn, TurnEvent
+
+user = get_user_model().objects.get(username="alice")
+poisoned, healthy = [
+    Turn.objects.create(
+        conversation=Conversation.objects.create(owner=user), input="x",
+        status="streaming", lease_owner="w",
+    )
+    for _ in range(2)
+]
+bad = "nul\\x00 and \\ud800 lone"
+results = logstore.write_round([
+    logstore.Write(poisoned.pk, "w", 0, [("t", bad, 7)],
+                   updates={"output_text": bad, "output": [{"text": bad}]}),
+    logstore.Write(healthy.pk, "w", 0, [("t", "{}", 8)]),
+])
+poisoned.refresh_from_db()
+print(json.dumps({
+    "results": [repr(r) for r in results],
+    "data": TurnEvent.objects.get(turn=poisoned).data,
+    "text": poisoned.output_text,
+    "output": poisoned.output,
+    "healthy": TurnEvent.objects.filter(turn=healthy).count(),
+}))
+"""
+
+
+def test_nul_and_lone_surrogates_from_upstream_are_stored_and_poison_no_round(
+    database: ServedApp,
+) -> None:
+    """PostgreSQL refuses NUL in text and JSON, and UTF-8 has no lone surrogates: the turn's
+    fields lose them, its raw event keeps them as JSON escapes, and the round's other turn is
+    written too."""
+    out = json.loads(database.manage("shell", "-c", POISON_SCRIPT).strip().splitlines()[-1])
+    assert out["results"] == ["False", "False"]
+    assert out["data"] == "nul\\u0000 and \\ud800 lone"
+    assert out["text"] == "nul and  lone"
+    assert out["output"] == [{"text": "nul and  lone"}]
+    assert out["healthy"] == 1
