@@ -221,13 +221,13 @@ class SimulatorApp:
     def __init__(self, *, history: int = 200, store: Path | None = None) -> None:
         self.requests: deque[dict[str, Any]] = deque(maxlen=history)
         self.flaky = FlakyCounter()
-        self.background = BackgroundStore(store)
         self.containers = ContainerFiles()
+        self.background = BackgroundStore(store, files=self.containers)
         self.files = FileStore()
 
     def keep_background_in(self, directory: Path) -> None:
         """Store background responses on disk too, so they outlive a restart."""
-        self.background = BackgroundStore(directory)
+        self.background = BackgroundStore(directory, files=self.containers)
 
     def history(self) -> list[dict[str, Any]]:
         """How the last requests went, oldest first (records change while a request runs:

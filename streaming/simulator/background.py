@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from streaming.simulator.faults import encode
+from streaming.simulator.hosted import ContainerFiles
 from streaming.simulator.params import Params, parse_params
 from streaming.simulator.scenarios import SCENARIOS, build_events
 
@@ -85,10 +86,15 @@ class BackgroundStore:
     JSON file each, written at creation and at cancel)."""
 
     def __init__(
-        self, directory: Path | None = None, *, forget_after: float = FORGET_AFTER
+        self,
+        directory: Path | None = None,
+        *,
+        forget_after: float = FORGET_AFTER,
+        files: ContainerFiles | None = None,
     ) -> None:
         self.directory = directory
         self.forget_after = forget_after
+        self.files = files  # where the files code interpreter makes go, as in a plain stream
         self.items: dict[str, Background] = {}
 
     def create(self, request: dict[str, Any], params: Params) -> Background:
@@ -129,7 +135,11 @@ class BackgroundStore:
         request = record["request"]
         params = parse_params(request, SCENARIOS)
         events = build_events(
-            request, params, id_seed=record["id_seed"], created_at=record["created_at"]
+            request,
+            params,
+            id_seed=record["id_seed"],
+            created_at=record["created_at"],
+            files=self.files,
         )
         return Background(
             id=events[0]["response"]["id"],

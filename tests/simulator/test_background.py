@@ -78,3 +78,28 @@ def test_a_stored_response_outlives_its_store_and_is_forgotten_later(tmp_path):
     assert again is not None and again.events == item.events
     assert BackgroundStore(tmp_path, forget_after=0).get(item.id) is None
     assert not list(tmp_path.iterdir())
+
+
+def test_files_a_background_code_interpreter_makes_are_served_like_a_plain_streams():
+    """A background response keeps its code interpreter's files in the simulator's store
+    too, so the containers endpoint serves them whichever mode the relay asked for."""
+    from streaming.simulator.hosted import ContainerFiles
+
+    files = ContainerFiles()
+    request = {
+        "model": "sim-code-interpreter",
+        "input": "squares",
+        "tools": [{"type": "code_interpreter", "container": {"type": "auto"}}],
+    }
+    item = BackgroundStore(files=files).create(request, parse_params(request, SCENARIOS))
+    citations = [
+        part_annotation
+        for event in item.events
+        if event["type"] == "response.output_item.done" and event["item"]["type"] == "message"
+        for part in event["item"]["content"]
+        for part_annotation in part.get("annotations", [])
+        if part_annotation["type"] == "container_file_citation"
+    ]
+    assert citations
+    name, content = files.get(citations[0]["container_id"], citations[0]["file_id"])
+    assert name.endswith(".csv") and content.startswith(b"number,square")
