@@ -177,10 +177,17 @@ def turns(request: HttpRequest, conversation_id: Any) -> JsonResponse:
         raise BadInput(str(exc)) from None
     tools = _tool_names(request, data)
     files = selectors.uploads_get(ids=attachment_ids(data), user=request.user)
-    try:
-        turn = turn_services.turn_start(
+    return turn_started(
+        lambda: turn_services.turn_start(
             conversation=item, text=text, model=model, attachments=files, tools=tools
         )
+    )
+
+
+def turn_started(start: Any) -> JsonResponse:
+    """202 with the turn `start()` makes, 409 while one streams, 429 over a limit."""
+    try:
+        turn = start()
     except turn_services.TurnConflict as exc:
         return error(409, str(exc))
     except turn_services.LimitExceeded as exc:

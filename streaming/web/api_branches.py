@@ -24,22 +24,9 @@ from streaming.web.api import (
     api,
     conversation_with_turns,
     error,
+    turn_started,
 )
 from streaming.web.options import attachment_ids
-from streaming.web.serializers import turn_socket_path
-
-
-def _started(start: Any) -> JsonResponse:
-    """202 with the new turn, 409 while one streams, 429 over a limit."""
-    try:
-        turn = start()
-    except turn_services.TurnConflict as exc:
-        return error(409, str(exc))
-    except turn_services.LimitExceeded as exc:
-        response = error(429, str(exc))
-        response["Retry-After"] = str(exc.retry_after)
-        return response
-    return JsonResponse({"id": str(turn.id), "ws": turn_socket_path(turn)}, status=202)
 
 
 def _model(data: dict[str, Any]) -> str | None:
@@ -57,7 +44,7 @@ def _model(data: dict[str, Any]) -> str | None:
 def turn_regenerate(request: HttpRequest, turn_id: Any) -> JsonResponse:
     turn = _turn(request, turn_id)
     model = _model(_body(request))
-    return _started(lambda: branch_services.turn_regenerate(turn=turn, model=model))
+    return turn_started(lambda: branch_services.turn_regenerate(turn=turn, model=model))
 
 
 @require_http_methods(["POST"])
@@ -73,7 +60,7 @@ def turn_edit(request: HttpRequest, turn_id: Any) -> JsonResponse:
     files = None
     if "attachments" in data:
         files = selectors.uploads_get(ids=attachment_ids(data), user=request.user)
-    return _started(
+    return turn_started(
         lambda: branch_services.turn_edit(
             turn=turn, text=text, model=model, attachments=files, tools=tools
         )
