@@ -12,6 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from streaming.management.heap import freeze_startup_heap
+
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -122,6 +124,7 @@ class Command(BaseCommand):
             from streaming.worker.sweep import web_sweep_forever
 
             self.sweep_task = asyncio.ensure_future(web_sweep_forever())
+        freeze_startup_heap()
         upstream = (
             settings.OPENAI_BASE_URL or f"the built-in simulator ({settings.SIMULATOR_BASE_URL})"
         )
