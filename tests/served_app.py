@@ -91,6 +91,16 @@ class ServedApp:
         )
         return done.stdout
 
+    def create_superuser(self, name: str, password: str, then: str = "") -> None:
+        """A superuser in the app's database (before `start`); `then`: more Python for the
+        same shell, e.g. rows the test needs beside it."""
+        self.manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model as g; "
+            f"g().objects.create_superuser({name!r}, password={password!r}); {then}",
+        )
+
     def login(self) -> httpx.Client:
         client = httpx.Client(base_url=self.url, timeout=10)
         client.get("/accounts/login/")

@@ -25,12 +25,10 @@ DROP = """([b64, name]) => {
 
 
 def test_a_model_instructions_and_a_dropped_image_reach_the_turn(browser, served_app: ServedApp):
-    served_app.manage(
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model as g; "
-        f"g().objects.create_superuser('root', password='{ROOT_PASSWORD}'); "
-        "from streaming.models import Preset; "
+    served_app.create_superuser(
+        "root",
+        ROOT_PASSWORD,
+        then="from streaming.models import Preset; "
         "Preset.objects.create(name='Pirate', model='sim-reasoning', instructions='Arr.')",
     )
     app = served_app.start()

@@ -18,12 +18,7 @@ ROOT_PASSWORD = "pw-root-review-1"
 @pytest.fixture
 def reviewed(served_app: ServedApp) -> tuple[ServedApp, dict]:
     """The app with a superuser and one finished, paced turn by alice (about a second long)."""
-    served_app.manage(
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model as g; "
-        f"g().objects.create_superuser('root', password='{ROOT_PASSWORD}')",
-    )
+    served_app.create_superuser("root", ROOT_PASSWORD)
     served_app.start()
     client = served_app.login()
     turn = new_turn(client, "Hello [sim:markdown tps=25 deltas=25 seed=9]")

@@ -12,12 +12,7 @@ ROOT_PASSWORD = "pw-root-usage-1"
 
 @pytest.fixture
 def with_usage(served_app: ServedApp) -> ServedApp:
-    served_app.manage(
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model as g; "
-        f"g().objects.create_superuser('root', password='{ROOT_PASSWORD}')",
-    )
+    served_app.create_superuser("root", ROOT_PASSWORD)
     served_app.start()
     client = served_app.login()
     turn = new_turn(client, "Hello [sim:markdown tps=0 deltas=10 seed=3]")
