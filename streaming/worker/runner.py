@@ -301,10 +301,10 @@ class TurnRun:
                 await self.gate.end(acc)
             if _forgot_previous(exc, body, acc):
                 return None
-            error = RelayError(
-                kind=exc.kind, message=exc.message, status=exc.status, detail=exc.detail or None
-            )
-            self.writer.add_model(error)
+            # The detail goes to the row, not the log: the owner's socket replays the log.
+            self.writer.add_model(RelayError(kind=exc.kind, message=exc.message, status=exc.status))
+            if exc.detail:
+                self.writer.turn_updates["error_detail"] = exc.detail
             self.fold.error = exc.message
             return None
         return acc
