@@ -342,14 +342,22 @@ if MODERATION_MODE not in ("off", "after", "hold"):
     raise ImproperlyConfigured(
         f"MODERATION_MODE must be off, after or hold, got {MODERATION_MODE!r}"
     )
-# A JSON file of {"category": ["regex", ...]} that replaces the built-in rules (used offline,
-# i.e. when OPENAI_API_KEY is unset; with a key the OpenAI moderations endpoint decides).
+# The moderations endpoint's base URL and key; unset, the upstream's (OPENAI_BASE_URL and
+# OPENAI_API_KEY). Without any key or MODERATION_BASE_URL, the rules moderate.
+MODERATION_BASE_URL = env_str("MODERATION_BASE_URL")
+MODERATION_API_KEY = env_str("MODERATION_API_KEY")
+# A JSON file of {"category": ["regex", ...]} that replaces the built-in rules (used without a
+# moderations endpoint, and in its place while it is missing or resting).
 MODERATION_RULES_FILE = env_str("MODERATION_RULES_FILE")
 MODERATION_MODEL = env_str("MODERATION_MODEL", "omni-moderation-latest")
 MODERATION_HOLD_CHARS = env_int("MODERATION_HOLD_CHARS", 200, minimum=1)
 MODERATION_TIMEOUT = env_number("MODERATION_TIMEOUT", 10.0, minimum=0.1)
 MODERATION_RETRIES = env_int("MODERATION_RETRIES", 3)
 MODERATION_RETRY_DELAY = env_number("MODERATION_RETRY_DELAY", 1.0)
+# After this many failures in a row (all turns together) the endpoint rests this many seconds,
+# and the rules moderate meanwhile (streaming/moderation/endpoints.py).
+MODERATION_PAUSE_AFTER = env_int("MODERATION_PAUSE_AFTER", 3, minimum=1)
+MODERATION_PAUSE_SECONDS = env_number("MODERATION_PAUSE_SECONDS", 300.0, minimum=0)
 
 # --- Health and metrics (streaming/web/health.py) ---
 # /metrics is for staff, or for a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.

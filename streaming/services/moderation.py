@@ -30,6 +30,7 @@ from streaming import selectors
 from streaming.eventlog.batched import Batched
 from streaming.eventlog.store import db, db_pk, db_rounds, prepared, update_sql
 from streaming.models import ModerationStatus, Turn
+from streaming.moderation.endpoints import ModerationEndpoints
 from streaming.moderation.moderators import (
     Verdict,
     check_with_retries,
@@ -47,11 +48,16 @@ Stored = tuple[Any, dict[str, Any], dict[str, Any]]  # (turn id, its fields, `mo
 
 
 async def turn_moderate(
-    *, turn_id: Any, stale_before: Any = None, client: httpx.AsyncClient | None = None
+    *,
+    turn_id: Any,
+    stale_before: Any = None,
+    client: httpx.AsyncClient | None = None,
+    endpoints: ModerationEndpoints | None = None,
 ) -> None:
     """Check a finished turn once. Never raises (except cancellation). With `stale_before`
     (the sweep), a turn that ended before then and was left unchecked or `pending` is
-    claimed again. `client`: the worker's upstream client, for the moderator."""
+    claimed again. `client`, `endpoints`: the worker's upstream client and what it learned
+    of moderations endpoints, for the moderator."""
     if settings.MODERATION_MODE == "off":
         return
     try:
@@ -60,16 +66,21 @@ async def turn_moderate(
         else:
             texts = await db(turn_moderation_reclaim, turn_id=turn_id, stale_before=stale_before)
         if texts is not None:
-            await _check(turn_id, texts, client)
+            await _check(turn_id, texts, client, endpoints)
     except Exception:
         log.exception("moderation of turn %s failed", turn_id)
 
 
-async def _check(turn_id: Any, texts: Texts, client: httpx.AsyncClient | None) -> None:
+async def _check(
+    turn_id: Any,
+    texts: Texts,
+    client: httpx.AsyncClient | None,
+    endpoints: ModerationEndpoints | None,
+) -> None:
     failures: list[str] = []
     labels = [label for label, text in texts.items() if text.strip()]
     try:
-        moderator = moderator_from_settings(client=client)
+        moderator = moderator_from_settings(client=client, endpoints=endpoints)
         verdicts = await check_with_retries(
             moderator,
             [texts[label] for label in labels],
@@ -83,9 +94,11 @@ async def _check(turn_id: Any, texts: Texts, client: httpx.AsyncClient | None) -
         )
         await _save(_error_values(turn_id, failures or [str(exc)]))
         return
-    await _save(
-        _values(turn_id, moderator.name, dict(zip(labels, verdicts, strict=True)), failures)
-    )
+    values = _values(turn_id, moderator.name, dict(zip(labels, verdicts, strict=True)), failures)
+    fallback = getattr(moderator, "fallback", "")
+    if fallback:  # the rules answered in the endpoint's place: the admin's turn page says why
+        values[2]["fallback"] = fallback
+    await _save(values)
 
 
 def turn_moderation_reclaim(*, turn_id: Any, stale_before: Any) -> Texts | None:
