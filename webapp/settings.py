@@ -27,6 +27,7 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "streaming.web.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "daphne",
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "streaming.web.errors.ApiErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -294,6 +296,9 @@ MODELS_REASONING = env_list("MODELS_REASONING", ["o1*", "o3*", "o4*", "gpt-5*", 
 MODEL_LABELS = dict(pair.split("=", 1) for pair in env_list("MODEL_LABELS", []) if "=" in pair)
 MODELS_CACHE_SECONDS = env_number("MODELS_CACHE_SECONDS", 300.0)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+# The largest request body read into memory (a JSON body, a form's fields): larger is a 413.
+# Files sent to POST /api/files do not count: they stream to disk, bounded by UPLOAD_MAX_BYTES.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
 # Attachments of earlier turns are sent again, newest first, while their sizes fit this.
 ATTACHMENTS_HISTORY_MAX_BYTES = env_int("ATTACHMENTS_HISTORY_MAX_BYTES", 20 * 1024 * 1024)
 # Images and PDFs go to the upstream's files API once (POST /files) and are sent by file id.
