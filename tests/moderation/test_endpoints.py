@@ -81,6 +81,21 @@ async def test_an_endpoint_that_does_not_exist_is_asked_once_and_the_rules_moder
     assert "answered HTTP 404: no such endpoint there" in page.content.decode()
 
 
+async def test_hold_mode_goes_on_with_the_rules_when_the_endpoint_does_not_exist(
+    relay: Relay, upstream: LocalServer, relay_settings: Any
+) -> None:
+    """The first held checkpoint finds the endpoint missing; the rules pass the held text
+    (the turn is not failed as "unavailable"), and no check asks the endpoint again."""
+    upstream.routes = {"/v1/moderations": (404, "text/plain", b"Not Found")}
+    relay_settings.MODERATION_MODE = "hold"
+    turns = await moderated_turns(relay, 2)
+    assert len(moderations_asked(upstream)) == 1
+    for turn in turns:
+        assert turn.status == "completed" and turn.output_text == "An answer."
+        assert turn.moderation["hold"]["checkpoints"] == 1
+        assert turn.moderation["source"] == "rules" and turn.moderation_status == "flagged"
+
+
 async def test_a_failing_endpoint_gets_a_bounded_number_of_requests_over_many_turns(
     relay: Relay, upstream: LocalServer, relay_settings: Any
 ) -> None:
