@@ -176,8 +176,9 @@ class HoldGate:
             )
         if failures:
             moderation["failures"] = failures
-        if getattr(self.moderator, "fallback", ""):
-            moderation["fallback"] = self.moderator.fallback  # type: ignore[union-attr]
+        fallback = getattr(self.moderator, "fallback", "")  # set when the rules stood in
+        if fallback:
+            moderation["fallback"] = fallback
         self.writer.turn_updates.update(
             flagged=verdict is not None,
             moderation_status="flagged" if verdict is not None else "error",

@@ -2,7 +2,8 @@
 
 It runs in the worker once the turn is finished and relayed, so it never delays or fails
 the turn: a moderator that fails is retried with backoff, and if every attempt fails the turn
-keeps `moderation_status = "error"`. The claim (`"" → "pending"`) makes a second run for the
+keeps `moderation_status = "error"`; a moderations endpoint that is missing or resting after
+failures is not asked, the rules answer instead (`moderation/endpoints.py`). The claim (`"" → "pending"`) makes a second run for the
 same turn a no-op; a turn that hold mode already stopped is not checked again.
 
 A worker that dies after a turn ended and before its check ended leaves the turn unchecked
@@ -94,11 +95,9 @@ async def _check(
         )
         await _save(_error_values(turn_id, failures or [str(exc)]))
         return
-    values = _values(turn_id, moderator.name, dict(zip(labels, verdicts, strict=True)), failures)
-    fallback = getattr(moderator, "fallback", "")
-    if fallback:  # the rules answered in the endpoint's place: the admin's turn page says why
-        values[2]["fallback"] = fallback
-    await _save(values)
+    by_label = dict(zip(labels, verdicts, strict=True))
+    fallback = getattr(moderator, "fallback", "")  # set when the rules stood in
+    await _save(_values(turn_id, moderator.name, by_label, failures, fallback=fallback))
 
 
 def turn_moderation_reclaim(*, turn_id: Any, stale_before: Any) -> Texts | None:
@@ -141,8 +140,15 @@ def _as_pk(turn_id: Any) -> Any:
     return Turn._meta.pk.to_python(turn_id)  # type: ignore[union-attr]
 
 
-def _values(turn_id: Any, source: str, verdicts: dict[str, Verdict], failures: list[str]) -> Stored:
-    """What a check stores."""
+def _values(
+    turn_id: Any,
+    source: str,
+    verdicts: dict[str, Verdict],
+    failures: list[str],
+    *,
+    fallback: str = "",
+) -> Stored:
+    """What a check stores. `fallback`: why the rules answered in the endpoint's place."""
     verdict = merge(list(verdicts.values()))
     moderation = {
         **{label: v.as_json() for label, v in verdicts.items()},
@@ -154,6 +160,8 @@ def _values(turn_id: Any, source: str, verdicts: dict[str, Verdict], failures: l
     }
     if failures:
         moderation["failures"] = failures
+    if fallback:
+        moderation["fallback"] = fallback
     status = ModerationStatus.FLAGGED if verdict.flagged else ModerationStatus.CLEAN
     return turn_id, {"flagged": verdict.flagged, "moderation_status": status}, moderation
 

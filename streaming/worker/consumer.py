@@ -93,8 +93,8 @@ def worker_application() -> ChannelNameRouter:
 class RelayWorker(Worker):
     """channels' Worker, plus the sweep (lost wake-ups, expired leases), one upstream client
     for everything it runs (a connection pool on its loop) with one memory of moderations
-    endpoints (missing ones, failing ones: `moderation/endpoints.py`), and a graceful stop: on SIGTERM
-    (or `shutdown()`) it takes no new turns, lets running ones finish for
+    endpoints (missing or failing ones: `moderation/endpoints.py`), and a graceful stop: on
+    SIGTERM (or `shutdown()`) it takes no new turns, lets running ones finish for
     `RELAY_SHUTDOWN_GRACE` seconds, then hands the background-mode ones over to the next
     process (which re-attaches upstream) and ends the rest `interrupted`."""
 
