@@ -17,4 +17,3 @@ urlpatterns = [
 handler400 = "streaming.web.errors.bad_request"
 handler403 = "streaming.web.errors.permission_denied"
 handler404 = "streaming.web.errors.page_not_found"
-handler500 = "streaming.web.errors.server_error"

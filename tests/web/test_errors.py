@@ -8,10 +8,11 @@ import uuid
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import AsyncClient, Client
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +110,19 @@ def test_an_upload_larger_than_the_body_limit_is_still_accepted(settings: Any) -
     settings.UPLOAD_MAX_BYTES = 1024
     response = client.post("/api/files", {"file": SimpleUploadedFile("notes.txt", data)})
     assert_json_error(response, 413)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_same_answers_over_asgi() -> None:
+    """Through Django's ASGI handler (the middleware's async path), as the server runs it."""
+    user = await sync_to_async(get_user_model().objects.create_user)("asgi")
+    client = AsyncClient()
+    await client.aforce_login(user)
+    assert_json_error(await client.get("/api/no-such-thing"), 404)
+    assert_json_error(await client.delete("/api/models"), 405)
+    body = json.dumps({"title": "x" * (4 * 1024 * 1024)})
+    too_big = await client.post("/api/conversations", body, content_type="application/json")
+    assert_json_error(too_big, 413)
 
 
 def test_a_page_that_does_not_exist_is_still_an_html_404() -> None:
