@@ -83,6 +83,10 @@ class Turn(models.Model):
     output_text = models.TextField(blank=True)
     usage = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The upstream's full error text (a proxy's traceback, a whole error page): for staff in
+    # the admin only. Users see `error`, and the log's relay.error carries only the short
+    # message, because the log is what a user's socket replays.
+    error_detail = models.TextField(blank=True)
     anomalies = models.JSONField(default=list, blank=True)
     # The catalogue names chosen for the turn (streaming/tools/catalogue.py), and the answers
     # to its MCP approval requests (`{approval_request_id: approve}`) while it waits.

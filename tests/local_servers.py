@@ -8,10 +8,12 @@ the recorded target says the request went through it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 import pytest_asyncio
@@ -34,9 +36,11 @@ class Seen:
 class LocalServer:
     """`chunks`: the body of every answer, one write per chunk. `cut_after`: close the
     connection after this many chunks, without the chunked terminator. `gzip_body`: answer
-    with the whole body gzip-encoded (one chunk)."""
+    with the whole body gzip-encoded (one chunk). `routes`: a fixed answer for a target
+    that ends with the key, as `(status, content type, body)`, instead of the stream."""
 
     chunks: list[bytes] = field(default_factory=list)
+    routes: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
     cut_after: int | None = None
     gzip_body: bool = False
     seen: list[Seen] = field(default_factory=list)
@@ -69,6 +73,16 @@ class LocalServer:
         }
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         self.seen.append(Seen(method, target, headers, body, number))
+        route = next((a for path, a in self.routes.items() if target.endswith(path)), None)
+        if route is not None:
+            status, content_type, content = route
+            writer.write(
+                f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+                f"Content-Type: {content_type}\r\nContent-Length: {len(content)}\r\n\r\n".encode()
+                + content
+            )
+            await writer.drain()
+            return True
         chunks = [gzip.compress(b"".join(self.chunks))] if self.gzip_body else self.chunks
         encoding = "Content-Encoding: gzip\r\n" if self.gzip_body else ""
         writer.write(
@@ -87,8 +101,9 @@ class LocalServer:
         return True
 
 
-@pytest_asyncio.fixture
-async def local_server() -> AsyncIterator[LocalServer]:
+@contextlib.asynccontextmanager
+async def serving() -> AsyncIterator[LocalServer]:
+    """A LocalServer listening on a free port, for as long as the block runs."""
     server = LocalServer()
     listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
     server.port = listening.sockets[0].getsockname()[1]
@@ -96,3 +111,9 @@ async def local_server() -> AsyncIterator[LocalServer]:
         yield server
     finally:
         listening.close()
+
+
+@pytest_asyncio.fixture
+async def local_server() -> AsyncIterator[LocalServer]:
+    async with serving() as server:
+        yield server

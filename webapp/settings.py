@@ -27,6 +27,7 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "streaming.web.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "daphne",
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "streaming.web.errors.ApiErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -296,6 +298,9 @@ MODELS_REASONING = env_list("MODELS_REASONING", ["o1*", "o3*", "o4*", "gpt-5*", 
 MODEL_LABELS = dict(pair.split("=", 1) for pair in env_list("MODEL_LABELS", []) if "=" in pair)
 MODELS_CACHE_SECONDS = env_number("MODELS_CACHE_SECONDS", 300.0)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+# The largest request body read into memory (a JSON body, a form's fields): larger is a 413.
+# Files sent to POST /api/files do not count: they stream to disk, bounded by UPLOAD_MAX_BYTES.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
 # Attachments of earlier turns are sent again, newest first, while their sizes fit this.
 ATTACHMENTS_HISTORY_MAX_BYTES = env_int("ATTACHMENTS_HISTORY_MAX_BYTES", 20 * 1024 * 1024)
 # Images and PDFs go to the upstream's files API once (POST /files) and are sent by file id.
@@ -344,14 +349,22 @@ if MODERATION_MODE not in ("off", "after", "hold"):
     raise ImproperlyConfigured(
         f"MODERATION_MODE must be off, after or hold, got {MODERATION_MODE!r}"
     )
-# A JSON file of {"category": ["regex", ...]} that replaces the built-in rules (used offline,
-# i.e. when OPENAI_API_KEY is unset; with a key the OpenAI moderations endpoint decides).
+# The moderations endpoint's base URL and key; unset, the upstream's (OPENAI_BASE_URL and
+# OPENAI_API_KEY). Without any key or MODERATION_BASE_URL, the rules moderate.
+MODERATION_BASE_URL = env_str("MODERATION_BASE_URL")
+MODERATION_API_KEY = env_str("MODERATION_API_KEY")
+# A JSON file of {"category": ["regex", ...]} that replaces the built-in rules (used without a
+# moderations endpoint, and in its place while it is missing or resting).
 MODERATION_RULES_FILE = env_str("MODERATION_RULES_FILE")
 MODERATION_MODEL = env_str("MODERATION_MODEL", "omni-moderation-latest")
 MODERATION_HOLD_CHARS = env_int("MODERATION_HOLD_CHARS", 200, minimum=1)
 MODERATION_TIMEOUT = env_number("MODERATION_TIMEOUT", 10.0, minimum=0.1)
 MODERATION_RETRIES = env_int("MODERATION_RETRIES", 3)
 MODERATION_RETRY_DELAY = env_number("MODERATION_RETRY_DELAY", 1.0)
+# After this many failures in a row (all turns together) the endpoint rests this many seconds,
+# and the rules moderate meanwhile (streaming/moderation/endpoints.py).
+MODERATION_PAUSE_AFTER = env_int("MODERATION_PAUSE_AFTER", 3, minimum=1)
+MODERATION_PAUSE_SECONDS = env_number("MODERATION_PAUSE_SECONDS", 300.0, minimum=0)
 
 # --- Health and metrics (streaming/web/health.py) ---
 # /metrics is for staff, or for a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.

@@ -12,3 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("streaming.web.urls")),
 ]
+
+# JSON under /api/, Django's pages elsewhere (streaming/web/errors.py).
+handler400 = "streaming.web.errors.bad_request"
+handler403 = "streaming.web.errors.permission_denied"
+handler404 = "streaming.web.errors.page_not_found"

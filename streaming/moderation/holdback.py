@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from streaming.eventlog.writer import LogWriter
+from streaming.moderation.endpoints import ModerationEndpoints
 from streaming.moderation.moderators import (
     Moderator,
     Verdict,
@@ -51,12 +52,19 @@ class HeldBack(Exception):
     """A checkpoint did not pass: the turn ends `failed` with this message."""
 
 
-def gate_for(writer: LogWriter, *, client: httpx.AsyncClient | None = None) -> HoldGate | None:
-    """The gate for a turn's writer when `MODERATION_MODE` is `hold`, else None. `client`:
-    the worker's upstream client, for the moderator."""
+def gate_for(
+    writer: LogWriter,
+    *,
+    client: httpx.AsyncClient | None = None,
+    endpoints: ModerationEndpoints | None = None,
+) -> HoldGate | None:
+    """The gate for a turn's writer when `MODERATION_MODE` is `hold`, else None. `client`,
+    `endpoints`: the worker's upstream client and what it learned of moderations endpoints."""
     if settings.MODERATION_MODE != "hold":
         return None
-    return HoldGate(writer, chars=settings.MODERATION_HOLD_CHARS, client=client)
+    return HoldGate(
+        writer, chars=settings.MODERATION_HOLD_CHARS, client=client, endpoints=endpoints
+    )
 
 
 class HoldGate:
@@ -70,10 +78,12 @@ class HoldGate:
         *,
         chars: int,
         client: httpx.AsyncClient | None = None,
+        endpoints: ModerationEndpoints | None = None,
     ) -> None:
         self.writer = writer
         self.moderator = moderator
         self.client = client
+        self.endpoints = endpoints
         self.chars = chars
         self.held: list[tuple[str, StreamEvent, float]] = []
         self.text = ""  # held text not yet checked
@@ -118,7 +128,9 @@ class HoldGate:
         started = time.monotonic()
         failures: list[str] = []
         try:
-            self.moderator = self.moderator or moderator_from_settings(client=self.client)
+            self.moderator = self.moderator or moderator_from_settings(
+                client=self.client, endpoints=self.endpoints
+            )
             verdicts = await check_with_retries(
                 self.moderator,
                 [self.context + text],
@@ -164,6 +176,9 @@ class HoldGate:
             )
         if failures:
             moderation["failures"] = failures
+        fallback = getattr(self.moderator, "fallback", "")  # set when the rules stood in
+        if fallback:
+            moderation["fallback"] = fallback
         self.writer.turn_updates.update(
             flagged=verdict is not None,
             moderation_status="flagged" if verdict is not None else "error",

@@ -1,7 +1,9 @@
 """Moderators: is a text flagged, in which categories, with what scores.
 
-With an `OPENAI_API_KEY` the OpenAI moderations endpoint decides; offline, rules do (regular
-expressions by category, built in or from `MODERATION_RULES_FILE`). Both answer many texts at
+With a key (`MODERATION_API_KEY`, else `OPENAI_API_KEY`) or an endpoint of its own
+(`MODERATION_BASE_URL`, else the upstream's), a moderations endpoint decides, and the rules
+stand in while it does not exist or rests (`endpoints.py`); otherwise rules do (regular
+expressions by category, built in or from `MODERATION_RULES_FILE`). All answer many texts at
 once, in order. Settings are read when a moderator is made, never at import.
 """
 
@@ -18,6 +20,12 @@ from typing import Any, Protocol
 import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from streaming.moderation.endpoints import (
+    MISSING_STATUSES,
+    EndpointUnavailable,
+    ModerationEndpoints,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +65,7 @@ class Verdict:
 
 
 class Moderator(Protocol):
-    name: str
+    name: str  # which moderator answered the last check: "rules", "openai"
 
     async def check(self, texts: list[str]) -> list[Verdict]: ...
 
@@ -109,7 +117,10 @@ def _one_pass(patterns: list[str]) -> list[re.Pattern[str]]:
 
 class OpenAIModerator:
     """`POST {base}/moderations` with every text in one request, over `client` (the worker's
-    upstream client: one pool, the same proxy) or, without one, a client of its own per call."""
+    upstream client: one pool, the same proxy) or, without one, a client of its own per call.
+    With `endpoints` (the worker's), an endpoint that is missing or resting is not asked, and
+    each answer counts there; `EndpointUnavailable` says the endpoint was not (or is no
+    longer) to be asked, `ModerationError` that it failed."""
 
     name = "openai"
 
@@ -122,6 +133,7 @@ class OpenAIModerator:
         timeout: float,
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        endpoints: ModerationEndpoints | None = None,
     ) -> None:
         self.url = base_url.rstrip("/") + "/moderations"
         self.api_key = api_key
@@ -129,9 +141,29 @@ class OpenAIModerator:
         self.timeout = timeout
         self.client = client
         self.transport = transport
+        self.endpoints = endpoints
 
     async def check(self, texts: list[str]) -> list[Verdict]:
-        headers = {"Authorization": f"Bearer {self.api_key}"}
+        if self.endpoints is not None:
+            self.endpoints.admit(self.url)
+        response = await self._post(texts)
+        if response.status_code in MISSING_STATUSES:
+            reason = f"{self.url} answered HTTP {response.status_code}: no such endpoint there"
+            if self.endpoints is not None:
+                self.endpoints.missing(self.url, reason)
+            raise EndpointUnavailable(reason)
+        if response.status_code != 200:
+            raise self._failed(f"moderations answered HTTP {response.status_code}")
+        try:
+            verdicts = _verdicts(response, len(texts))
+        except ModerationError as exc:
+            raise self._failed(str(exc)) from None
+        if self.endpoints is not None:
+            self.endpoints.answered(self.url)
+        return verdicts
+
+    async def _post(self, texts: list[str]) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         body = {"model": self.model, "input": texts}
         try:
             if self.client is not None:
@@ -144,10 +176,35 @@ class OpenAIModerator:
                         self.url, json=body, headers=headers, timeout=self.timeout
                     )
         except httpx.HTTPError as exc:
-            raise ModerationError(f"moderations request failed: {exc!r}") from None
-        if response.status_code != 200:
-            raise ModerationError(f"moderations answered HTTP {response.status_code}")
-        return _verdicts(response, len(texts))
+            raise self._failed(f"moderations request failed: {exc!r}") from None
+        return response
+
+    def _failed(self, reason: str) -> ModerationError:
+        if self.endpoints is not None:
+            self.endpoints.failed(self.url, reason)
+        return ModerationError(reason)
+
+
+class EndpointOrRules:
+    """A moderations endpoint, with the rules in its place whenever it is not to be asked
+    (missing, or resting after failures). `name` says which answered the last check, and
+    `fallback` why the rules did ("" when the endpoint answered)."""
+
+    def __init__(self, endpoint: OpenAIModerator) -> None:
+        self.endpoint = endpoint
+        self.name = endpoint.name
+        self.fallback = ""
+        self.rules: RuleModerator | None = None
+
+    async def check(self, texts: list[str]) -> list[Verdict]:
+        try:
+            verdicts = await self.endpoint.check(texts)
+        except EndpointUnavailable as exc:
+            self.rules = self.rules or RuleModerator(rules_from_settings())
+            self.name, self.fallback = self.rules.name, str(exc)
+            return await self.rules.check(texts)
+        self.name, self.fallback = self.endpoint.name, ""
+        return verdicts
 
 
 def _verdicts(response: httpx.Response, count: int) -> list[Verdict]:
@@ -185,17 +242,26 @@ def rules_from_settings() -> dict[str, list[str]]:
     return rules
 
 
-def moderator_from_settings(*, client: httpx.AsyncClient | None = None) -> Moderator:
-    """`client`: the worker's upstream client, which the OpenAI moderator shares."""
-    if settings.OPENAI_API_KEY:
-        return OpenAIModerator(
-            base_url=settings.OPENAI_BASE_URL or "https://api.openai.com/v1",
-            api_key=settings.OPENAI_API_KEY,
-            model=settings.MODERATION_MODEL,
-            timeout=settings.MODERATION_TIMEOUT,
-            client=client,
-        )
-    return RuleModerator(rules_from_settings())
+def moderator_from_settings(
+    *, client: httpx.AsyncClient | None = None, endpoints: ModerationEndpoints | None = None
+) -> Moderator:
+    """`client`: the worker's upstream client, which the endpoint's moderator shares;
+    `endpoints`: what the worker has learned of moderations endpoints."""
+    api_key = settings.MODERATION_API_KEY or settings.OPENAI_API_KEY
+    if not (api_key or settings.MODERATION_BASE_URL):
+        return RuleModerator(rules_from_settings())
+    base_url = (
+        settings.MODERATION_BASE_URL or settings.OPENAI_BASE_URL or "https://api.openai.com/v1"
+    )
+    endpoint = OpenAIModerator(
+        base_url=base_url,
+        api_key=api_key,
+        model=settings.MODERATION_MODEL,
+        timeout=settings.MODERATION_TIMEOUT,
+        client=client,
+        endpoints=endpoints,
+    )
+    return EndpointOrRules(endpoint)
 
 
 def merge(verdicts: list[Verdict]) -> Verdict:

@@ -457,7 +457,8 @@ class RelayError(RelayEvent):
     kind: str
     message: str
     status: int | None = None
-    detail: str | None = None  # the upstream's full text, for staff (the page shows `message`)
+    # Only in logs written before the full text moved to `Turn.error_detail` (staff only).
+    detail: str | None = None
 
 
 class RelayTurnWaiting(RelayEvent):

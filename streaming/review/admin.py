@@ -143,7 +143,20 @@ class TurnAdmin(ReadOnlyAdmin):
     actions = ["export_jsonl", "export_jsonl_with_events", "export_csv"]
     change_form_template = "admin/streaming/turn/change_form.html"
     fieldsets = [
-        (None, {"fields": ["conversation", "user", "model", "status", "error", "input"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "conversation",
+                    "user",
+                    "model",
+                    "status",
+                    "error",
+                    "error_detail",
+                    "input",
+                ]
+            },
+        ),
         (
             "Run with",
             {"fields": ["instructions", "reasoning_effort", "verbosity", "attachment_links"]},
@@ -164,6 +177,7 @@ class TurnAdmin(ReadOnlyAdmin):
         "model",
         "status",
         "error",
+        "error_detail",
         "input",
         "instructions",
         "reasoning_effort",

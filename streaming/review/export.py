@@ -66,6 +66,7 @@ def turn_record(turn: Turn) -> dict[str, Any]:
         "model": turn.model,
         "status": turn.status,
         "error": turn.error or None,
+        "error_detail": turn.error_detail or None,
         "created_at": turn.created_at.isoformat(),
         "input": turn.input,
         "output": turn.output,

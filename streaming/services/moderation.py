@@ -2,7 +2,8 @@
 
 It runs in the worker once the turn is finished and relayed, so it never delays or fails
 the turn: a moderator that fails is retried with backoff, and if every attempt fails the turn
-keeps `moderation_status = "error"`. The claim (`"" → "pending"`) makes a second run for the
+keeps `moderation_status = "error"`; a moderations endpoint that is missing or resting after
+failures is not asked, the rules answer instead (`moderation/endpoints.py`). The claim (`"" → "pending"`) makes a second run for the
 same turn a no-op; a turn that hold mode already stopped is not checked again.
 
 A worker that dies after a turn ended and before its check ended leaves the turn unchecked
@@ -30,6 +31,7 @@ from streaming import selectors
 from streaming.eventlog.batched import Batched
 from streaming.eventlog.store import db, db_pk, db_rounds, prepared, update_sql
 from streaming.models import ModerationStatus, Turn
+from streaming.moderation.endpoints import ModerationEndpoints
 from streaming.moderation.moderators import (
     Verdict,
     check_with_retries,
@@ -47,11 +49,16 @@ Stored = tuple[Any, dict[str, Any], dict[str, Any]]  # (turn id, its fields, `mo
 
 
 async def turn_moderate(
-    *, turn_id: Any, stale_before: Any = None, client: httpx.AsyncClient | None = None
+    *,
+    turn_id: Any,
+    stale_before: Any = None,
+    client: httpx.AsyncClient | None = None,
+    endpoints: ModerationEndpoints | None = None,
 ) -> None:
     """Check a finished turn once. Never raises (except cancellation). With `stale_before`
     (the sweep), a turn that ended before then and was left unchecked or `pending` is
-    claimed again. `client`: the worker's upstream client, for the moderator."""
+    claimed again. `client`, `endpoints`: the worker's upstream client and what it learned
+    of moderations endpoints, for the moderator."""
     if settings.MODERATION_MODE == "off":
         return
     try:
@@ -60,16 +67,21 @@ async def turn_moderate(
         else:
             texts = await db(turn_moderation_reclaim, turn_id=turn_id, stale_before=stale_before)
         if texts is not None:
-            await _check(turn_id, texts, client)
+            await _check(turn_id, texts, client, endpoints)
     except Exception:
         log.exception("moderation of turn %s failed", turn_id)
 
 
-async def _check(turn_id: Any, texts: Texts, client: httpx.AsyncClient | None) -> None:
+async def _check(
+    turn_id: Any,
+    texts: Texts,
+    client: httpx.AsyncClient | None,
+    endpoints: ModerationEndpoints | None,
+) -> None:
     failures: list[str] = []
     labels = [label for label, text in texts.items() if text.strip()]
     try:
-        moderator = moderator_from_settings(client=client)
+        moderator = moderator_from_settings(client=client, endpoints=endpoints)
         verdicts = await check_with_retries(
             moderator,
             [texts[label] for label in labels],
@@ -83,9 +95,9 @@ async def _check(turn_id: Any, texts: Texts, client: httpx.AsyncClient | None) -
         )
         await _save(_error_values(turn_id, failures or [str(exc)]))
         return
-    await _save(
-        _values(turn_id, moderator.name, dict(zip(labels, verdicts, strict=True)), failures)
-    )
+    by_label = dict(zip(labels, verdicts, strict=True))
+    fallback = getattr(moderator, "fallback", "")  # set when the rules stood in
+    await _save(_values(turn_id, moderator.name, by_label, failures, fallback=fallback))
 
 
 def turn_moderation_reclaim(*, turn_id: Any, stale_before: Any) -> Texts | None:
@@ -128,8 +140,15 @@ def _as_pk(turn_id: Any) -> Any:
     return Turn._meta.pk.to_python(turn_id)  # type: ignore[union-attr]
 
 
-def _values(turn_id: Any, source: str, verdicts: dict[str, Verdict], failures: list[str]) -> Stored:
-    """What a check stores."""
+def _values(
+    turn_id: Any,
+    source: str,
+    verdicts: dict[str, Verdict],
+    failures: list[str],
+    *,
+    fallback: str = "",
+) -> Stored:
+    """What a check stores. `fallback`: why the rules answered in the endpoint's place."""
     verdict = merge(list(verdicts.values()))
     moderation = {
         **{label: v.as_json() for label, v in verdicts.items()},
@@ -141,6 +160,8 @@ def _values(turn_id: Any, source: str, verdicts: dict[str, Verdict], failures: l
     }
     if failures:
         moderation["failures"] = failures
+    if fallback:
+        moderation["fallback"] = fallback
     status = ModerationStatus.FLAGGED if verdict.flagged else ModerationStatus.CLEAN
     return turn_id, {"flagged": verdict.flagged, "moderation_status": status}, moderation
 

@@ -54,7 +54,7 @@ class UpstreamError(Exception):
     """kind: connect | http | timeout | not_sse | malformed | closed | upstream
 
     `message` is what the user sees: short, never a traceback. `detail` is the upstream's
-    full text when it said more (staff read it in the admin, on the turn's relay.error)."""
+    full text when it said more (staff read it in the admin: `Turn.error_detail`)."""
 
     def __init__(
         self, kind: str, message: str, *, status: int | None = None, detail: str = ""

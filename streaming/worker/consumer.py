@@ -20,6 +20,7 @@ from channels.routing import ChannelNameRouter
 from channels.worker import Worker
 from django.conf import settings
 
+from streaming.moderation.endpoints import ModerationEndpoints
 from streaming.services.turns import WORKER_CHANNEL
 from streaming.upstream.client import UpstreamConfig, make_client
 from streaming.worker.runner import TurnRun, turn_run
@@ -44,12 +45,23 @@ class StreamWorker(AsyncConsumer):
         """`RelayWorker`'s upstream client; None elsewhere (each turn then makes its own)."""
         return self.scope.get("relay_client")
 
+    @property
+    def endpoints(self) -> ModerationEndpoints | None:
+        """What `RelayWorker` learned of moderations endpoints; None elsewhere."""
+        return self.scope.get("relay_endpoints")
+
     async def stream_run(self, message: dict[str, Any]) -> None:
         turn_id = _turn_id(message)
         if turn_id is None or turn_id in self.runs:
             return
         task = asyncio.create_task(
-            turn_run(turn_id=turn_id, owner=self.channel_name, runs=self.runs, client=self.client)
+            turn_run(
+                turn_id=turn_id,
+                owner=self.channel_name,
+                runs=self.runs,
+                client=self.client,
+                endpoints=self.endpoints,
+            )
         )
         self.tasks.add(task)
         task.add_done_callback(self._done)
@@ -80,8 +92,9 @@ def worker_application() -> ChannelNameRouter:
 
 class RelayWorker(Worker):
     """channels' Worker, plus the sweep (lost wake-ups, expired leases), one upstream client
-    for everything it runs (a connection pool on its loop), and a graceful stop: on SIGTERM
-    (or `shutdown()`) it takes no new turns, lets running ones finish for
+    for everything it runs (a connection pool on its loop) with one memory of moderations
+    endpoints (missing or failing ones: `moderation/endpoints.py`), and a graceful stop: on
+    SIGTERM (or `shutdown()`) it takes no new turns, lets running ones finish for
     `RELAY_SHUTDOWN_GRACE` seconds, then hands the background-mode ones over to the next
     process (which re-attaches upstream) and ends the rest `interrupted`."""
 
@@ -89,13 +102,20 @@ class RelayWorker(Worker):
         super().__init__(*args, **kwargs)
         self.runs: dict[str, TurnRun] = {}
         self.client: httpx.AsyncClient | None = None
+        self.endpoints = ModerationEndpoints()
         self.handle_signals = handle_signals
         self._stop: asyncio.Event | None = None
         self._drained: asyncio.Event | None = None
 
     def get_or_create_application_instance(self, scope_id: str, scope: dict) -> Any:
         return super().get_or_create_application_instance(
-            scope_id, {**scope, "relay_runs": self.runs, "relay_client": self.client}
+            scope_id,
+            {
+                **scope,
+                "relay_runs": self.runs,
+                "relay_client": self.client,
+                "relay_endpoints": self.endpoints,
+            },
         )
 
     async def handle(self) -> None:
@@ -114,7 +134,10 @@ class RelayWorker(Worker):
                     loop.add_signal_handler(sig, self._stop.set)
         sweeper = asyncio.ensure_future(
             sweep_forever(
-                startup_all=settings.RELAY_WORKER_IN_PROCESS, client=client, runs=self.runs
+                startup_all=settings.RELAY_WORKER_IN_PROCESS,
+                client=client,
+                runs=self.runs,
+                endpoints=self.endpoints,
             )
         )
         listening = asyncio.ensure_future(super().handle())

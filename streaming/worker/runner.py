@@ -17,6 +17,7 @@ from streaming.eventlog.writer import LogWriter
 from streaming.logs import turn_logger
 from streaming.models import Turn
 from streaming.moderation import holdback
+from streaming.moderation.endpoints import ModerationEndpoints
 from streaming.protocol.accumulator import Accumulator
 from streaming.protocol.events import (
     RelayApprovalResponse,
@@ -42,7 +43,7 @@ MAX_TOOL_ROUNDS = 8
 class TurnRun:
     """One turn in one worker. `cancel()` stops it; the log and the row say why. `client`:
     the worker's upstream client (one pool for all its turns); without one, the turn makes
-    its own."""
+    its own. `endpoints`: what the worker learned of moderations endpoints."""
 
     def __init__(
         self,
@@ -51,6 +52,7 @@ class TurnRun:
         owner: str,
         client: httpx.AsyncClient | None = None,
         resume: bool = False,
+        endpoints: ModerationEndpoints | None = None,
     ) -> None:
         self.turn = turn
         self.resume = resume  # re-attach to the upstream's stored response (a takeover)
@@ -61,7 +63,9 @@ class TurnRun:
             turn, owner=owner, on_cancel_requested=self.cancel, on_lease_lost=self._lease_lost
         )
         self.fold = TurnFold()
-        self.gate = holdback.gate_for(self.writer, client=client)  # None unless mode is hold
+        # None unless mode is hold
+        self.gate = holdback.gate_for(self.writer, client=client, endpoints=endpoints)
+        self.endpoints = endpoints
         self.task: asyncio.Task[None] | None = None
         self.stop_status = "cancelled"
         self.tools = catalogue.TurnTools()
@@ -301,10 +305,10 @@ class TurnRun:
                 await self.gate.end(acc)
             if _forgot_previous(exc, body, acc):
                 return None
-            error = RelayError(
-                kind=exc.kind, message=exc.message, status=exc.status, detail=exc.detail or None
-            )
-            self.writer.add_model(error)
+            # The detail goes to the row, not the log: the owner's socket replays the log.
+            self.writer.add_model(RelayError(kind=exc.kind, message=exc.message, status=exc.status))
+            if exc.detail:
+                self.writer.turn_updates["error_detail"] = exc.detail
             self.fold.error = exc.message
             return None
         return acc
@@ -378,22 +382,29 @@ async def turn_run(
     owner: str,
     runs: dict[str, TurnRun],
     client: httpx.AsyncClient | None = None,
+    endpoints: ModerationEndpoints | None = None,
 ) -> None:
     """Claim the turn and run it; a turn someone else holds is left alone."""
     turn = await db(services.turn_claim, turn_id=turn_id, owner=owner)
     if turn is None:
         return
-    await _run(TurnRun(turn, owner=owner, client=client), runs=runs, client=client)
+    await _run(TurnRun(turn, owner=owner, client=client, endpoints=endpoints), runs=runs)
 
 
 async def turn_resume(
-    *, turn: Turn, owner: str, runs: dict[str, TurnRun], client: httpx.AsyncClient | None = None
+    *,
+    turn: Turn,
+    owner: str,
+    runs: dict[str, TurnRun],
+    client: httpx.AsyncClient | None = None,
+    endpoints: ModerationEndpoints | None = None,
 ) -> None:
     """Run a turn taken over from a dead worker (`owner` holds it): re-attach upstream."""
-    await _run(TurnRun(turn, owner=owner, client=client, resume=True), runs=runs, client=client)
+    run = TurnRun(turn, owner=owner, client=client, resume=True, endpoints=endpoints)
+    await _run(run, runs=runs)
 
 
-async def _run(run: TurnRun, *, runs: dict[str, TurnRun], client: httpx.AsyncClient | None) -> None:
+async def _run(run: TurnRun, *, runs: dict[str, TurnRun]) -> None:
     turn = run.turn
     runs[str(turn.pk)] = run
     try:
@@ -402,4 +413,4 @@ async def _run(run: TurnRun, *, runs: dict[str, TurnRun], client: httpx.AsyncCli
         runs.pop(str(turn.pk), None)
     if turn.status in (Turn.Status.WAITING, Turn.Status.STREAMING):  # waiting, or handed over
         return
-    await moderation.turn_moderate(turn_id=turn.pk, client=client)
+    await moderation.turn_moderate(turn_id=turn.pk, client=run.client, endpoints=run.endpoints)

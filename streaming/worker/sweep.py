@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from streaming import selectors
 from streaming.eventlog.store import db
+from streaming.moderation.endpoints import ModerationEndpoints
 from streaming.services import approvals, moderation
 from streaming.services import turns as services
 from streaming.upstream.background import resume_point
@@ -36,10 +37,12 @@ async def sweep_forever(
     startup_all: bool,
     client: httpx.AsyncClient | None = None,
     runs: dict[str, Any] | None = None,
+    endpoints: ModerationEndpoints | None = None,
 ) -> None:
     """With `startup_all` (one embedded process), every turn left streaming by a previous
-    run of the process is taken at once, without waiting for its lease to expire. `client`:
-    the worker's upstream client, for moderation and resumed turns. `runs`: the worker's
+    run of the process is taken at once, without waiting for its lease to expire. `client`
+    and `endpoints` (what the worker learned of moderations endpoints): the worker's, for
+    moderation and resumed turns. `runs`: the worker's
     running turns; with it, a taken turn that ran in background mode is resumed here
     (otherwise, and for the others, it ends `interrupted`)."""
     owner = f"sweep.{uuid.uuid4().hex}"
@@ -48,14 +51,22 @@ async def sweep_forever(
     try:
         while True:
             try:
-                await sweep_once(owner=owner, everything=everything, runs=runs, client=client)
+                await sweep_once(
+                    owner=owner,
+                    everything=everything,
+                    runs=runs,
+                    client=client,
+                    endpoints=endpoints,
+                )
                 everything = False
             except Exception:
                 log.exception("the sweep failed; trying again later")
             # Beside the sweep, not in it: with the moderator down, checks take their
             # timeouts and retries, and leases must still be watched meanwhile.
             if checking is None or checking.done():
-                checking = asyncio.ensure_future(moderate_left_unchecked(client=client))
+                checking = asyncio.ensure_future(
+                    moderate_left_unchecked(client=client, endpoints=endpoints)
+                )
             await asyncio.sleep(settings.RELAY_SWEEP_INTERVAL)
     finally:
         if checking is not None:
@@ -68,11 +79,14 @@ async def sweep_once(
     everything: bool = False,
     runs: dict[str, Any] | None = None,
     client: httpx.AsyncClient | None = None,
+    endpoints: ModerationEndpoints | None = None,
 ) -> None:
     for turn in await db(services.turn_take_over_expired, owner=owner, everything=everything):
         if runs is not None and await _resumable(turn):
             task = asyncio.ensure_future(
-                runner.turn_resume(turn=turn, owner=owner, runs=runs, client=client)
+                runner.turn_resume(
+                    turn=turn, owner=owner, runs=runs, client=client, endpoints=endpoints
+                )
             )
             _resuming.add(task)
             task.add_done_callback(_resuming.discard)
@@ -112,7 +126,9 @@ async def web_sweep_forever() -> None:
         await asyncio.sleep(settings.RELAY_SWEEP_INTERVAL)
 
 
-async def moderate_left_unchecked(*, client: httpx.AsyncClient | None = None) -> None:
+async def moderate_left_unchecked(
+    *, client: httpx.AsyncClient | None = None, endpoints: ModerationEndpoints | None = None
+) -> None:
     """Check the finished turns whose check a dead worker never ran, or never finished."""
     stale_before = timezone.now() - moderation.STALE_AFTER
     try:
@@ -121,4 +137,6 @@ async def moderate_left_unchecked(*, client: httpx.AsyncClient | None = None) ->
         log.exception("could not look for unchecked turns; trying again later")
         return
     for turn_id in turn_ids:
-        await moderation.turn_moderate(turn_id=turn_id, stale_before=stale_before, client=client)
+        await moderation.turn_moderate(
+            turn_id=turn_id, stale_before=stale_before, client=client, endpoints=endpoints
+        )
