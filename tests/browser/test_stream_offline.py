@@ -144,8 +144,7 @@ def test_it_gives_up_on_a_frame_it_cannot_read_instead_of_reconnecting_for_ever(
     harness.wait_for_timeout(500)
     assert sockets(harness) == 3
     assert harness.evaluate("streams.states.at(-1)") == (
-        "failed: This answer's stream sent data the page cannot read."
-        " Reload the page to try again."
+        "failed: This answer's stream sent data the page cannot read. Reload the page to try again."
     )
     assert harness.evaluate("streams.seqs()") == [0]
 
