@@ -200,9 +200,10 @@ async def test_an_unknown_turn_is_refused() -> None:
 # --- the full stack: origin check, session cookie ----------------------------------------
 
 
-def session_headers(client: Any, origin: str) -> list[tuple[bytes, bytes]]:
+def session_headers(client: Any, origin: str, host: str = "localhost") -> list[tuple[bytes, bytes]]:
+    """A browser's handshake headers: its page's origin, the host it asked, its cookie."""
     cookie = f"sessionid={client.cookies['sessionid'].value}"
-    return [(b"origin", origin.encode()), (b"cookie", cookie.encode())]
+    return [(b"origin", origin.encode()), (b"host", host.encode()), (b"cookie", cookie.encode())]
 
 
 async def test_the_full_stack_accepts_a_session_from_an_allowed_origin(relay: Relay) -> None:
@@ -235,7 +236,7 @@ async def test_the_full_stack_refuses_a_socket_without_a_session(relay: Relay) -
     """The right origin without the session cookie is still anonymous."""
     turn_id = await relay.start(QUICK)
     await relay.wait_done(turn_id)
-    headers = [(b"origin", b"http://localhost")]
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
     assert await refused_with(application, f"/ws/turns/{turn_id}/", headers=headers) == 4403
 
 
