@@ -116,7 +116,7 @@ export class TurnStream {
       this.#unreadable();
       return;
     }
-    this.attempts = 0;
+    const before = this.lastSeq;
     const fresh = [];
     for (const envelope of Array.isArray(frame) ? frame : [frame]) {
       if (!envelope || typeof envelope !== "object" || !envelope.event) continue;
@@ -127,10 +127,14 @@ export class TurnStream {
       fresh.push(envelope);
       if (envelope.event.type === "relay.turn.done") this.done = true;
     }
-    if (fresh.length) {
+    if (this.lastSeq > before) {
+      // Only progress resets the backoff: a socket that only replays nothing and closes
+      // (a turn that ended past what it asked for) counts as a failed attempt, so the page
+      // asks over HTTP after a few (conversation.js) instead of reconnecting at full speed.
+      this.attempts = 0;
       this.badFrames = 0;
-      this.onEnvelopes(fresh);
     }
+    if (fresh.length) this.onEnvelopes(fresh);
     this.#acknowledge(data.length);
     if (this.done) {
       this.onState("done");

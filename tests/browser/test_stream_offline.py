@@ -159,3 +159,18 @@ def test_a_frame_it_cannot_read_is_forgotten_once_the_stream_moves_on(harness):
         deliver(harness, [delta(seq)])
     assert harness.evaluate("streams.seqs()") == [0, 1, 2, 3]
     assert "failed" not in " ".join(harness.evaluate("streams.states"))
+
+
+def test_a_socket_that_brings_nothing_new_does_not_reset_the_backoff(harness):
+    """Connections that replay nothing and close count as failed attempts (the page then
+    asks over HTTP whether the turn ended), not as a fresh start at full speed."""
+    start(harness)
+    deliver(harness, [delta(0)])
+    for attempt in range(1, 4):
+        deliver(harness, [{"event": {"type": "relay.replay.done"}}])
+        harness.evaluate("streams.last().serverClose(1000)")
+        harness.wait_for_function(f"() => streams.sockets.length === {attempt + 1}")
+        harness.evaluate("streams.last().open()")
+        assert harness.evaluate("streams.stream.attempts") == attempt
+    deliver(harness, [delta(1)])
+    assert harness.evaluate("streams.stream.attempts") == 0
