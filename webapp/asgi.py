@@ -8,10 +8,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 django_asgi = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from streaming.live.auth import socket_auth  # noqa: E402
+from streaming.live.origin import SameOriginOnly  # noqa: E402
 from streaming.live.routing import websocket_urlpatterns  # noqa: E402
 from streaming.simulator import app as simulator  # noqa: E402
 from streaming.worker.consumer import worker_application  # noqa: E402
@@ -42,7 +42,7 @@ async def http(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         "http": http,
-        "websocket": AllowedHostsOriginValidator(socket_auth(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginOnly(socket_auth(URLRouter(websocket_urlpatterns))),
         # `manage.py runworker streaming.worker` runs this application (with REDIS_URL).
         "channel": worker_application(),
     }

@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from streaming.web import sso
+from streaming.web import password_reset, sso
 
 urlpatterns = [
     path("accounts/login/", sso.LoginView.as_view(), name="login"),
+    path("accounts/", include(password_reset)),  # before the two below: reset needs mail
     path("accounts/", include("django.contrib.auth.urls")),
     # Single sign-on's redirects and callback (django-allauth; local sign-up is closed).
     path("accounts/", include("allauth.urls")),

@@ -11,6 +11,11 @@
 
 import { SOCKET } from "./constants.js";
 
+// Frames the page cannot read, one after another with nothing new between them, before it
+// stops: the server would only send the same frame again on every reconnection.
+const MAX_BAD_FRAMES = 3;
+const BAD_FRAMES = "This answer's stream sent data the page cannot read. Reload the page to try again.";
+
 const FATAL_CLOSE = {
   [SOCKET.close_bad_request]: "The page asked for this answer in a way the server does not accept.",
   [SOCKET.close_not_allowed]: "You are not allowed to see this answer.",
@@ -38,6 +43,7 @@ export class TurnStream {
     this.WebSocketImpl = WebSocketImpl;
     this.ws = null;
     this.attempts = 0;
+    this.badFrames = 0;
     this.done = false;
     this.stopped = false;
     this.lastActivity = 0;
@@ -103,13 +109,14 @@ export class TurnStream {
 
   #receive(data) {
     this.lastActivity = Date.now();
-    this.attempts = 0;
     let frame;
     try {
       frame = JSON.parse(data);
     } catch {
+      this.#unreadable();
       return;
     }
+    const before = this.lastSeq;
     const fresh = [];
     for (const envelope of Array.isArray(frame) ? frame : [frame]) {
       if (!envelope || typeof envelope !== "object" || !envelope.event) continue;
@@ -120,12 +127,32 @@ export class TurnStream {
       fresh.push(envelope);
       if (envelope.event.type === "relay.turn.done") this.done = true;
     }
+    if (this.lastSeq > before) {
+      // Only progress resets the backoff: a socket that only replays nothing and closes
+      // (a turn that ended past what it asked for) counts as a failed attempt, so the page
+      // asks over HTTP after a few (conversation.js) instead of reconnecting at full speed.
+      this.attempts = 0;
+      this.badFrames = 0;
+    }
     if (fresh.length) this.onEnvelopes(fresh);
     this.#acknowledge(data.length);
     if (this.done) {
       this.onState("done");
       this.stop();
     }
+  }
+
+  /** A frame that is not JSON. What followed it would leave a gap, so the page reconnects
+   * after the last seq it has, and gives up, saying so, when that keeps happening. */
+  #unreadable() {
+    this.badFrames++;
+    this.#drop(4000, "unreadable frame");
+    if (this.badFrames >= MAX_BAD_FRAMES) {
+      this.onState("failed", BAD_FRAMES);
+      this.stop();
+      return;
+    }
+    this.#closed(4000);
   }
 
   /** After a frame is rendered: acknowledge it soon, or now if much is unacknowledged. */

@@ -19,9 +19,14 @@ from pydantic import BaseModel
 from streaming.eventlog import store as logstore
 from streaming.eventlog.flusher import Flusher, flusher
 from streaming.models import Turn, TurnEvent
+from streaming.protocol.finite import strict
 
 
 def envelope(seq: int, data: str) -> str:
+    """What every socket frame carries, live or replayed: the event as strict JSON. The log
+    keeps it as received; non-finite numbers go out as null (`protocol/finite.py`)."""
+    if "NaN" in data or "Infinity" in data:  # `finite.suspect`, inline: once per event sent
+        data = strict(data)
     return f'{{"seq":{seq},"event":{data}}}'
 
 

@@ -92,6 +92,9 @@ class TurnConsumer(AsyncWebsocketConsumer):
         self.worker = asyncio.ensure_future(self._replay(ended=not turn.is_active))
 
     async def _replay(self, *, ended: bool) -> None:
+        if not ended:  # it may have ended before the hub was joined: its last batch is past
+            turn = await db(selectors.turn_find, turn_id=self.turn_id, user=self.scope["user"])
+            ended = turn is None or not turn.is_active
         await self._catch_up()
         if self.closed:
             return
@@ -165,6 +168,8 @@ class TurnConsumer(AsyncWebsocketConsumer):
         first, envelopes = batch["first"], batch["envelopes"]
         last = first + len(envelopes) - 1
         if last <= self.sent:
+            if batch["done"]:  # the turn ended at or before what `?after=` asked for
+                await self._end()
             return
         if first > self.sent + 1:
             await self._catch_up()

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from streaming.protocol import events as ev
-from streaming.protocol import lenient
+from streaming.protocol import finite, lenient
 from streaming.protocol.statuses import ITEM_PHASES, TERMINAL_EVENT_TYPES
 
 # Where a streamed string lives inside an output item: (container, index, field).
@@ -113,6 +113,11 @@ class Accumulator:
             return
         if cls is ev.UnknownEvent:
             lenient.fold(self, event)  # type: ignore[arg-type]
+            return
+        if cls is finite.RepairedEvent:
+            self.note(finite.NOTE)
+            self.event_counts[kind] -= 1  # counted once, as the event it carries
+            self.feed(event.event)  # type: ignore[attr-defined]
             return
         target = _DELTA_TARGETS.get(kind)
         if target is not None:

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from streaming.protocol.accumulator import Accumulator
-from streaming.protocol.events import MalformedEvent, parse_event
+from streaming.protocol.events import MalformedEvent
+from streaming.protocol.finite import read_event
 
 _USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens")
 
@@ -91,7 +92,7 @@ class TurnFold:
                 )
             elif not kind.startswith("relay.") and acc is not None:
                 try:
-                    acc.feed(parse_event(data))
+                    acc.feed(read_event(data))
                 except MalformedEvent:
                     acc.note(f"stored {kind} is not readable")
         return fold

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from streaming.eventlog.store import db
 from streaming.models import Turn, TurnEvent
+from streaming.protocol.finite import strict
 
 TURN_PAGE = 200
 EVENT_PAGE = 2000
@@ -110,7 +111,7 @@ async def event_entries(turn_id: Any) -> AsyncIterator[str]:
         for seq, kind, ms, data in rows:
             size = len(data.encode())
             # A raw newline can only be whitespace between JSON tokens; JSONL needs one line.
-            event = data.replace("\r", " ").replace("\n", " ")
+            event = strict(data).replace("\r", " ").replace("\n", " ")
             yield (
                 f'{{"seq":{seq},"type":{json.dumps(kind)},"received_ms":{ms},'
                 f'"size":{size},"event":{event}}}'

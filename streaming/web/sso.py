@@ -17,6 +17,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 
 from streaming.services.accounts import claims_groups, user_roles_sync
+from streaming.web.password_reset import password_reset_offered
 from streaming.web.security import POLICY
 
 PROVIDER_ID = "oidc"
@@ -74,6 +75,7 @@ class LoginView(auth_views.LoginView):
         return {
             **super().get_context_data(**kwargs),
             "local_login": settings.LOCAL_LOGIN,
+            "password_reset": password_reset_offered(),
             "sso_name": settings.OIDC_NAME if settings.OIDC_ISSUER else "",
             "sso_provider": PROVIDER_ID,
         }

@@ -124,3 +124,53 @@ def test_it_acknowledges_at_once_when_much_arrived(harness):
     start(harness)
     deliver(harness, [delta(0, "y" * 300_000)])
     assert harness.evaluate("streams.last().sent") == [{"ack": 0}]
+
+
+UNREADABLE = '[{"seq": 1, "event": {"type": "response.output_text.delta", "logprob": NaN}}]'
+
+
+def test_it_gives_up_on_a_frame_it_cannot_read_instead_of_reconnecting_for_ever(harness):
+    """A frame that is not JSON is asked for again (after the last seq it has); when the
+    same thing comes back a few times the turn fails with a clear message, and no socket is
+    opened after that."""
+    start(harness)
+    deliver(harness, [delta(0)])
+    for attempt in range(1, 3):
+        deliver(harness, UNREADABLE)
+        harness.wait_for_function(f"() => streams.sockets.length === {attempt + 1}")
+        assert harness.evaluate("streams.last().url").endswith("?after=0")
+        harness.evaluate("streams.last().open()")
+    deliver(harness, UNREADABLE)
+    harness.wait_for_timeout(500)
+    assert sockets(harness) == 3
+    assert harness.evaluate("streams.states.at(-1)") == (
+        "failed: This answer's stream sent data the page cannot read. Reload the page to try again."
+    )
+    assert harness.evaluate("streams.seqs()") == [0]
+
+
+def test_a_frame_it_cannot_read_is_forgotten_once_the_stream_moves_on(harness):
+    """Unreadable frames count only one after another: new events in between reset them."""
+    start(harness)
+    for seq in range(4):
+        deliver(harness, UNREADABLE)
+        harness.wait_for_function(f"() => streams.sockets.length === {seq + 2}")
+        harness.evaluate("streams.last().open()")
+        deliver(harness, [delta(seq)])
+    assert harness.evaluate("streams.seqs()") == [0, 1, 2, 3]
+    assert "failed" not in " ".join(harness.evaluate("streams.states"))
+
+
+def test_a_socket_that_brings_nothing_new_does_not_reset_the_backoff(harness):
+    """Connections that replay nothing and close count as failed attempts (the page then
+    asks over HTTP whether the turn ended), not as a fresh start at full speed."""
+    start(harness)
+    deliver(harness, [delta(0)])
+    for attempt in range(1, 4):
+        deliver(harness, [{"event": {"type": "relay.replay.done"}}])
+        harness.evaluate("streams.last().serverClose(1000)")
+        harness.wait_for_function(f"() => streams.sockets.length === {attempt + 1}")
+        harness.evaluate("streams.last().open()")
+        assert harness.evaluate("streams.stream.attempts") == attempt
+    deliver(harness, [delta(1)])
+    assert harness.evaluate("streams.stream.attempts") == 0

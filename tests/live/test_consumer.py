@@ -200,9 +200,10 @@ async def test_an_unknown_turn_is_refused() -> None:
 # --- the full stack: origin check, session cookie ----------------------------------------
 
 
-def session_headers(client: Any, origin: str) -> list[tuple[bytes, bytes]]:
+def session_headers(client: Any, origin: str, host: str = "localhost") -> list[tuple[bytes, bytes]]:
+    """A browser's handshake headers: its page's origin, the host it asked, its cookie."""
     cookie = f"sessionid={client.cookies['sessionid'].value}"
-    return [(b"origin", origin.encode()), (b"cookie", cookie.encode())]
+    return [(b"origin", origin.encode()), (b"host", host.encode()), (b"cookie", cookie.encode())]
 
 
 async def test_the_full_stack_accepts_a_session_from_an_allowed_origin(relay: Relay) -> None:
@@ -235,7 +236,7 @@ async def test_the_full_stack_refuses_a_socket_without_a_session(relay: Relay) -
     """The right origin without the session cookie is still anonymous."""
     turn_id = await relay.start(QUICK)
     await relay.wait_done(turn_id)
-    headers = [(b"origin", b"http://localhost")]
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
     assert await refused_with(application, f"/ws/turns/{turn_id}/", headers=headers) == 4403
 
 
@@ -464,3 +465,64 @@ async def test_a_bad_acknowledgement_gets_an_error_and_changes_nothing(text: str
     reply = json.loads(await communicator.receive_from(timeout=5))
     assert isinstance(reply, dict) and "ack" in reply["error"]
     await communicator.disconnect()
+
+
+# --- a finished turn: replay, then close ---------------------------------------------------
+
+
+@pytest.mark.usefixtures("fresh_layer")
+@pytest.mark.parametrize("after", [-1, 2, 5, 6, 500, 2**31, 2**63, 10**30])
+async def test_a_finished_turn_replays_what_follows_after_and_closes(after: int) -> None:
+    """Whatever `after` asks, at the end of the log or past it: the rest of the log (maybe
+    nothing), `relay.replay.done`, and the socket closes, as nothing more will come."""
+    alice = await sync_to_async(make_user)("alice")
+    turn = await sync_to_async(create_turn)(alice)
+    envelopes = await sync_to_async(store)(turn, range(0, 6), done=True)
+    communicator, connected = await connect(as_user(alice), f"/ws/turns/{turn.pk}/?after={after}")
+    assert connected
+    received = await receive_all(communicator, timeout=5)
+    expected = [json.loads(e) for e in envelopes[after + 1 :]]
+    assert received.frames == ([expected] if expected else []) + [
+        [{"event": {"type": "relay.replay.done"}}]
+    ]
+    assert received.close_code in (None, 1000)  # a normal close
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_a_socket_asking_past_the_end_closes_when_the_turn_ends() -> None:
+    """Opened on a streaming turn with `?after=` past its log, the socket closes when the
+    turn's last batch comes, though it has nothing of it to send."""
+    alice = await sync_to_async(make_user)("alice")
+    turn = await sync_to_async(create_turn)(alice)
+    await sync_to_async(store)(turn, range(0, 3))
+    communicator, connected = await connect(as_user(alice), f"/ws/turns/{turn.pk}/?after=40")
+    assert connected
+    marker = json.loads(await communicator.receive_from(timeout=5))
+    assert marker == [{"event": {"type": "relay.replay.done"}}]
+    envelopes = await sync_to_async(store)(turn, range(3, 6), done=True)
+    await publish(turn, 3, envelopes, done=True)
+    received = await receive_all(communicator, timeout=5)
+    assert received.frames == []
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_a_turn_that_ended_before_the_socket_joined_is_replayed_and_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its status said streaming when the socket looked; its last batch went out before the
+    socket joined the hub: the replay reads the end from the log and closes."""
+    alice = await sync_to_async(make_user)("alice")
+    turn = await sync_to_async(create_turn)(alice)
+    envelopes = await sync_to_async(store)(turn, range(0, 3))
+    joined = hub().join
+
+    async def join_late(group: str, consumer: Any) -> None:
+        more = await sync_to_async(store)(turn, range(3, 5), done=True)
+        envelopes.extend(more)
+        await joined(group, consumer)
+
+    monkeypatch.setattr(hub(), "join", join_late)  # our hub: the turn ends just before
+    communicator, connected = await connect(as_user(alice), f"/ws/turns/{turn.pk}/?after=10")
+    assert connected
+    received = await receive_all(communicator, timeout=5)
+    assert received.frames == [[{"event": {"type": "relay.replay.done"}}]]

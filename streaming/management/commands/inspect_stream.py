@@ -9,7 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from streaming.protocol.accumulator import Accumulator
-from streaming.protocol.events import MalformedEvent, UnknownEvent, parse_event
+from streaming.protocol.events import MalformedEvent, UnknownEvent
+from streaming.protocol.finite import read_event
 from streaming.protocol.sse import SSEDecoder
 
 
@@ -46,7 +47,7 @@ def summarize(body: bytes) -> dict[str, Any]:
         if frame.data == "[DONE]":
             break
         try:
-            event = parse_event(frame.data)
+            event = read_event(frame.data)
         except MalformedEvent as exc:
             raise CommandError(f"frame {number}: {exc}") from None
         if isinstance(event, UnknownEvent):
