@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import timedelta
 
 import httpx
 import pytest
+from django.utils import timezone
 
-from streaming.models import TurnEvent
+from streaming.models import ToolEntry, Turn, TurnEvent
 from tests.relay_harness import Relay
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,3 +78,83 @@ async def test_stop_on_a_background_turn_cancels_it_upstream(
     async with httpx.AsyncClient() as client:
         stored = (await client.get(f"{simulator_url}/responses/{turn.response_ids[0]}")).json()
     assert stored["status"] == "cancelled"
+
+
+WEATHER_CALLS: list[str] = []
+
+
+def counted_weather(location: str) -> str:
+    """The weather for a place (the test counts the calls)."""
+    WEATHER_CALLS.append(location)
+    return json.dumps({"location": location, "sky": "clear"})
+
+
+async def left_by_a_dead_worker(relay: Relay, done: Turn, *, keep: int) -> str:
+    """A turn as a worker that died would have left it: streaming, its lease expired, its
+    log the first `keep` events of `done`'s."""
+    rows = [
+        row
+        async for row in TurnEvent.objects.filter(turn_id=done.pk, seq__lt=keep)
+        .order_by("seq")
+        .values_list("type", "data", "received_ms")
+    ]
+    conversation = await relay.conversation()
+    now = timezone.now()
+    turn = await Turn.objects.acreate(
+        conversation_id=conversation,
+        input=done.input,
+        model=done.model,
+        tools=done.tools,
+        status=Turn.Status.STREAMING,
+        started_at=now,
+        lease_owner="worker.dead",
+        lease_expires_at=now - timedelta(seconds=1),
+        next_seq=len(rows),
+    )
+    await TurnEvent.objects.abulk_create(
+        TurnEvent(turn=turn, seq=seq, type=kind, data=data, received_ms=ms)
+        for seq, (kind, data, ms) in enumerate(rows)
+    )
+    return str(turn.pk)
+
+
+@pytest.mark.parametrize(
+    ("output_logged", "chain"),
+    [(False, False), (True, False), (False, True)],
+    ids=["output-not-logged", "output-logged", "output-not-logged-chained"],
+)
+async def test_a_takeover_in_a_tool_round_runs_an_unanswered_call_once_and_goes_on(
+    relay: Relay, settings, output_logged: bool, chain: bool
+) -> None:
+    """The worker died after the response asked for a function call: the next worker runs
+    the call again if its output was not logged (never twice if it was), sends it (after the
+    stored response, or with the whole history), and the conversation goes on to the
+    answer, in the same log."""
+    settings.RELAY_BACKGROUND = "on"
+    settings.RELAY_PREVIOUS_RESPONSE_ID = chain
+    await ToolEntry.objects.all().adelete()
+    await ToolEntry.objects.acreate(
+        name="get_weather", label="Weather", function=f"{__name__}:counted_weather", default=True
+    )
+    WEATHER_CALLS.clear()
+    done = await relay.wait_done(await relay.start("Weather? [sim:function-call tps=0 seed=4]"))
+    assert done.status == "completed", done.error
+    assert WEATHER_CALLS and len(WEATHER_CALLS) == 1
+    kinds = [e["event"]["type"] for e in await relay.stored(done.pk)]
+    cut = kinds.index("relay.tool.output") + output_logged
+    turn_id = await left_by_a_dead_worker(relay, done, keep=cut)
+
+    turn = await relay.wait_done(turn_id, timeout=30)
+    assert turn.status == "completed", turn.error
+    assert len(WEATHER_CALLS) == (1 if output_logged else 2)
+    stored = await relay.stored(turn_id)
+    assert [e["seq"] for e in stored] == list(range(len(stored)))
+    kinds = [e["event"]["type"] for e in stored]
+    assert kinds.count("relay.request.started") == 2
+    assert kinds.count("relay.tool.output") == 1
+    assert kinds.count("response.completed") == 2 and kinds[-1] == "relay.turn.done"
+    assert turn.output_text == done.output_text
+    if not chain:  # the simulator picks its scenario from the user text the request carries
+        assert WEATHER_CALLS[0] in turn.output_text
+    second = [e["event"] for e in stored if e["event"]["type"] == "relay.request.started"][1]
+    assert second.get("previous_response_id") == (done.response_ids[0] if chain else None)
