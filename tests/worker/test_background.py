@@ -11,6 +11,8 @@ import pytest
 from django.utils import timezone
 
 from streaming.models import ToolEntry, Turn, TurnEvent
+from streaming.upstream import background as bg
+from streaming.worker import runner
 from tests.relay_harness import Relay
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,9 +91,12 @@ def counted_weather(location: str) -> str:
     return json.dumps({"location": location, "sky": "clear"})
 
 
-async def left_by_a_dead_worker(relay: Relay, done: Turn, *, keep: int) -> str:
+async def left_by_a_dead_worker(
+    relay: Relay, done: Turn, *, keep: int, taken_by: str | None = None
+) -> str:
     """A turn as a worker that died would have left it: streaming, its lease expired, its
-    log the first `keep` events of `done`'s."""
+    log the first `keep` events of `done`'s. `taken_by`: already taken over by that owner
+    (its lease runs, so the sweep leaves it alone)."""
     rows = [
         row
         async for row in TurnEvent.objects.filter(turn_id=done.pk, seq__lt=keep)
@@ -107,8 +112,8 @@ async def left_by_a_dead_worker(relay: Relay, done: Turn, *, keep: int) -> str:
         tools=done.tools,
         status=Turn.Status.STREAMING,
         started_at=now,
-        lease_owner="worker.dead",
-        lease_expires_at=now - timedelta(seconds=1),
+        lease_owner=taken_by or "worker.dead",
+        lease_expires_at=now + timedelta(seconds=60 if taken_by else -1),
         next_seq=len(rows),
     )
     await TurnEvent.objects.abulk_create(
@@ -158,3 +163,38 @@ async def test_a_takeover_in_a_tool_round_runs_an_unanswered_call_once_and_goes_
         assert WEATHER_CALLS[0] in turn.output_text
     second = [e["event"] for e in stored if e["event"]["type"] == "relay.request.started"][1]
     assert second.get("previous_response_id") == (done.response_ids[0] if chain else None)
+
+
+async def test_auto_stops_asking_a_base_url_whose_responses_cannot_be_retrieved(
+    relay: Relay, settings
+) -> None:
+    """A taken-over background turn whose upstream answers retrieval with a 405: the turn
+    ends `interrupted` with the reason and what streamed, and `auto` asks that base URL
+    for background mode no more (it could not resume there)."""
+    settings.RELAY_BACKGROUND = "on"
+    done = await relay.wait_done(await relay.start("Hi [sim:markdown tps=0 deltas=20 seed=6]"))
+    assert done.status == "completed", done.error
+    stored = await relay.stored(done.pk)
+    kinds = [e["event"]["type"] for e in stored]
+    keep = kinds.index("response.output_text.delta") + 3
+    last_seq = stored[keep - 1]["event"]["sequence_number"]
+    turn_id = await left_by_a_dead_worker(relay, done, keep=keep, taken_by="sweep.test")
+    settings.RELAY_BACKGROUND = "auto"
+    settings.OPENAI_BASE_URL = base_url = "http://no-retrieval.test/v1"
+    asked: list[httpx.Request] = []
+
+    def no_retrieval(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(405, json={"error": {"message": "Method Not Allowed"}})
+
+    assert bg.background_wanted(base_url)
+    turn = await Turn.objects.select_related("conversation").aget(pk=turn_id)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(no_retrieval)) as client:
+        await runner.turn_resume(turn=turn, owner="sweep.test", runs={}, client=client)
+    turn = await relay.wait_done(turn_id)
+    assert turn.status == "interrupted" and "resuming failed" in turn.error
+    assert turn.output_text and done.output_text.startswith(turn.output_text)
+    first = asked[0]
+    assert first.method == "GET" and first.url.path == f"/v1/responses/{done.response_ids[0]}"
+    assert first.url.params["starting_after"] == str(last_seq)
+    assert not bg.background_wanted(base_url)
