@@ -142,12 +142,12 @@ class TurnRun:
     ) -> tuple[str, str]:
         """Upstream requests from number `first`, with their tool round trips, to the end."""
         for request in range(first, MAX_TOOL_ROUNDS + 1):
-            body = self._body(items, previous_id, config)
+            body = await self._body(items, previous_id, config)
             acc = await self._request(client, config, body, request)
             if acc is None and previous_id:  # the upstream forgot it: send everything
                 earlier, _ = await db(history.input_for, self.turn, chain=False)
                 items, previous_id = earlier + self.fold.output, None  # this turn's rounds too
-                body = self._body(items, None, config)
+                body = await self._body(items, None, config)
                 acc = await self._request(client, config, body, request)
             if acc is None:
                 return "failed", self.fold.error
@@ -183,7 +183,7 @@ class TurnRun:
                     await self._follow(client, config, acc, response_id, last_seq)
                 except UpstreamError as exc:
                     if exc.status in (405, 501):  # no retrieval (a 404 is a forgotten id)
-                        bg.background_refused(base_url=config.base_url, reason=exc.message)
+                        await bg.background_refused(base_url=config.base_url, reason=exc.message)
                     return "interrupted", f"{services.INTERRUPTED}; resuming failed: {exc.message}"
             outcome = _outcome(acc)
             if outcome[0] != "completed" or not _function_calls(acc):
@@ -282,11 +282,11 @@ class TurnRun:
             return answers, self.fold.response_ids[-1]
         return items + self.fold.output, None
 
-    def _body(
+    async def _body(
         self, items: list[dict[str, Any]], previous_id: str | None, config: UpstreamConfig
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.turn.model, "input": items}
-        if bg.background_wanted(config.base_url):
+        if await bg.background_wanted(config.base_url):
             body |= bg.background_fields()
         if self.tools.request:
             body["tools"] = self.tools.request
@@ -334,7 +334,7 @@ class TurnRun:
                     exc, received=sum(acc.event_counts.values())
                 ):
                     raise
-                if not bg.background_refused(base_url=config.base_url, reason=exc.message):
+                if not await bg.background_refused(base_url=config.base_url, reason=exc.message):
                     raise
                 body = {k: v for k, v in body.items() if k not in bg.background_fields()}
                 await stream_response(client=client, config=config, body=body, on_batch=on_batch)

@@ -187,7 +187,7 @@ async def test_auto_stops_asking_a_base_url_whose_responses_cannot_be_retrieved(
         asked.append(request)
         return httpx.Response(405, json={"error": {"message": "Method Not Allowed"}})
 
-    assert bg.background_wanted(base_url)
+    assert await bg.background_wanted(base_url)
     turn = await Turn.objects.select_related("conversation").aget(pk=turn_id)
     async with httpx.AsyncClient(transport=httpx.MockTransport(no_retrieval)) as client:
         await runner.turn_resume(turn=turn, owner="sweep.test", runs={}, client=client)
@@ -197,4 +197,4 @@ async def test_auto_stops_asking_a_base_url_whose_responses_cannot_be_retrieved(
     first = asked[0]
     assert first.method == "GET" and first.url.path == f"/v1/responses/{done.response_ids[0]}"
     assert first.url.params["starting_after"] == str(last_seq)
-    assert not bg.background_wanted(base_url)
+    assert not await bg.background_wanted(base_url)
