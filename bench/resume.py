@@ -28,7 +28,7 @@ import _common as c  # noqa: F401  (sets sys.path)
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.served_app import ServedApp, new_turn, receive_acking, wait_status
+from tests.served_app import ServedApp, new_turn, read_deltas, receive_acking, wait_status
 
 
 def stored_count(data_dir: Path, turn_id: str) -> int:
@@ -46,10 +46,7 @@ def one_round(app: ServedApp, args: argparse.Namespace, rng: random.Random) -> d
     turn = new_turn(client, f"Go [sim:markdown tps={args.tps} deltas={args.deltas}]")
     ws = app.url.replace("http", "ws") + f"/ws/turns/{turn['id']}/"
     kill_after = rng.randint(1, max(1, args.deltas - 20))
-    seen: list[dict] = []
-    with connect(ws, additional_headers=app.ws_headers(client), max_size=None) as socket:
-        while sum(e["event"]["type"].endswith("text.delta") for e in seen) < kill_after:
-            seen += receive_acking(socket, timeout=20)
+    seen = read_deltas(app, client, turn["id"], kill_after)
     app.stop(kill=True)
     held = stored_count(app.data_dir, turn["id"])
     app.start(port=app.port)

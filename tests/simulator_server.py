@@ -12,14 +12,12 @@ import os
 import re
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.served_app import spawn
+
 LISTENING = re.compile(
     r"(?:Listening on TCP address |Uvicorn running on http://)127\.0\.0\.1:(\d+)"
 )
@@ -35,36 +33,15 @@ SERVERS = {
 START_TIMEOUT = 20.0
 
 
-def _drain(stream, lines: list[str]) -> None:
-    """Keep reading the server's log so it never blocks on a full pipe."""
-    for line in stream:
-        lines.append(line)
-
-
 def start_simulator(
     app: str = "streaming.simulator.app:application", server: str | None = None
 ) -> tuple[subprocess.Popen, str]:
     """Start `server` (uvicorn unless SIMULATOR_SERVER says otherwise) on a free port;
     returns the process and `http://127.0.0.1:PORT/v1`."""
     server = server or os.environ.get("SIMULATOR_SERVER", "uvicorn")
-    command = [sys.executable, "-m", *SERVERS[server], app]
-    process = subprocess.Popen(
-        command,
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    threading.Thread(target=_drain, args=(process.stdout, lines), daemon=True).start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        for line in list(lines):
-            if match := LISTENING.search(line):
-                return process, f"http://127.0.0.1:{match[1]}/v1"
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the simulator did not start:\n" + "".join(lines))
+    started = spawn([sys.executable, "-m", *SERVERS[server], app])
+    listening = started.wait_for(LISTENING, "the simulator", timeout=START_TIMEOUT)
+    return started.process, f"http://127.0.0.1:{listening[1]}/v1"
 
 
 @pytest.fixture(scope="session")

@@ -4,24 +4,25 @@
 reachable (fails instead under CI=true: CI has them). `Team` creates a fresh database and a
 fresh Redis prefix, runs `manage.py serve` (no in-process worker with REDIS_URL) and
 `manage.py runworker streaming.worker` processes, and drops the database at the end.
+`running_team` is all of that with the built-in simulator as the upstream.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
-import subprocess
 import sys
-import threading
-import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.served_app import PASSWORD, REPO_ROOT, ServedApp
+from tests.served_app import ServedApp, Spawned, spawn
+from tests.simulator_server import start_simulator
 
 PG_HOST, PG_PORT, REDIS_PORT = "127.0.0.1", 5432, 6379
 PG_ADMIN = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres"
@@ -63,18 +64,11 @@ def query(database_url: str, sql: str, *params: Any) -> list[tuple]:
         return connection.execute(sql, params).fetchall()
 
 
-@dataclass
-class Worker:
-    process: subprocess.Popen
-    log: list[str] = field(default_factory=list)
+class Worker(Spawned):
+    """A `manage.py runworker streaming.worker` process."""
 
-    def wait_running(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            if any("Running worker" in line for line in list(self.log)):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("the worker did not start:\n" + "".join(self.log))
+    def wait_running(self) -> None:
+        self.wait_for("Running worker", "the worker")
 
 
 @dataclass
@@ -110,14 +104,7 @@ class Team:
 
     def start(self, *, servers: int = 2, workers: int = 2) -> Team:
         admin_sql(f'CREATE DATABASE "{self.database}"')
-        first = ServedApp(self.data_dir, self.env)
-        first.manage("migrate", "--noinput", "-v0")
-        first.manage(
-            "shell",
-            "-c",
-            "from django.contrib.auth import get_user_model as g; "
-            f"g().objects.create_user('alice', password='{PASSWORD}')",
-        )
+        ServedApp(self.data_dir, self.env).prepare()
         self.servers = [ServedApp(self.data_dir, self.env).start() for _ in range(servers)]
         self.workers = [self.start_worker() for _ in range(workers)]
         for worker in self.workers:
@@ -125,25 +112,16 @@ class Team:
         return self
 
     def start_worker(self) -> Worker:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "runworker", "streaming.worker"],
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        started = spawn(
+            [sys.executable, "manage.py", "runworker", "streaming.worker"], env=self.env
         )
-        worker = Worker(process)
-        threading.Thread(target=_drain, args=(process, worker.log), daemon=True).start()
-        return worker
+        return Worker(started.process, started.log)
 
     def stop(self) -> None:
         for server in self.servers:
             server.stop(kill=True)
         for worker in self.workers:
-            if worker.process.poll() is None:
-                worker.process.kill()
-                worker.process.wait(timeout=15)
+            worker.stop(kill=True)
         admin_sql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     def stored(self, turn_id: str) -> list[dict[str, Any]]:
@@ -172,7 +150,18 @@ class Team:
         return dict(rows)
 
 
-def _drain(process: subprocess.Popen, lines: list[str]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line)
+@contextlib.contextmanager
+def running_team(data_dir: Path, *, servers: int, workers: int, **env: str) -> Iterator[Team]:
+    """A started team (`env` added to its settings) against the simulator in a process of
+    its own; everything stopped, and the database dropped, afterwards. Skips without the
+    services."""
+    team_services()
+    simulator, upstream = start_simulator()
+    team = Team(data_dir, upstream)
+    team.env.update(env)
+    try:
+        yield team.start(servers=servers, workers=workers)
+    finally:
+        team.stop()
+        simulator.kill()
+        simulator.wait(timeout=10)

@@ -9,20 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.served_app import ServedApp, new_turn, receive_acking, wait_status
-
-
-def read_all(app: ServedApp, client, turn_id: str, after: int = -1) -> tuple[list[dict], int]:
-    """Every envelope the socket sends until it closes, and its close code."""
-    url = app.url.replace("http", "ws") + f"/ws/turns/{turn_id}/?after={after}"
-    envelopes = []
-    headers = app.ws_headers(client)
-    with connect(url, additional_headers=headers, open_timeout=10, max_size=None) as socket:
-        try:
-            while True:
-                envelopes += receive_acking(socket, timeout=20)
-        except ConnectionClosed as closed:
-            return envelopes, closed.rcvd.code if closed.rcvd else 1006
+from tests.served_app import ServedApp, new_turn, read_all, read_deltas, wait_status
 
 
 @pytest.mark.parametrize("server", ["uvicorn", "daphne"])
@@ -55,11 +42,7 @@ def test_a_restart_mid_turn_ends_it_interrupted_and_keeps_what_streamed(
     app = served_app.start()
     client = app.login()
     turn = new_turn(client, "Long [sim:long tps=40 deltas=2000 seed=5]")
-    url = app.url.replace("http", "ws") + f"/ws/turns/{turn['id']}/"
-    with connect(url, additional_headers=app.ws_headers(client)) as socket:
-        seen = []
-        while sum(e["event"]["type"].endswith("text.delta") for e in seen) < 10:
-            seen += receive_acking(socket, timeout=20)
+    seen = read_deltas(app, client, turn["id"], 10)
     app.stop(kill=True)
     app.start()
     client = app.login()

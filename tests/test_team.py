@@ -20,8 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.served_app import ServedApp, new_turn, receive_acking, wait_status
-from tests.simulator_server import start_simulator
-from tests.team import Team, team_services
+from tests.team import Team, running_team
 
 pytestmark = pytest.mark.services
 
@@ -30,16 +29,10 @@ LEASE, SWEEP = 3.0, 0.5  # RELAY_LEASE_SECONDS, RELAY_SWEEP_INTERVAL in Team.env
 
 @pytest.fixture(scope="module")
 def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
-    team_services()
-    simulator, upstream = start_simulator()
-    team = Team(Path(tmp_path_factory.mktemp("team")), upstream)
-    team.env["RELAY_BACKGROUND"] = "off"  # plain streams: a dead worker's turns end interrupted
-    try:
-        yield team.start(servers=2, workers=2)
-    finally:
-        team.stop()
-        simulator.kill()
-        simulator.wait(timeout=10)
+    data_dir = Path(tmp_path_factory.mktemp("team"))
+    # Plain streams: a dead worker's turns end interrupted.
+    with running_team(data_dir, servers=2, workers=2, RELAY_BACKGROUND="off") as team:
+        yield team
 
 
 def watch(app: ServedApp, client: httpx.Client, turn_id: str) -> tuple[list[dict], int]:

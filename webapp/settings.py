@@ -144,6 +144,15 @@ if REDIS_URL:
             },
         }
     }
+    # What one process learns of the upstream (its models, no files API, no background
+    # mode) the team's other processes read instead of each asking again.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_PREFIX,
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 # Without Redis there is one process, so the worker runs inside the server.

@@ -3,7 +3,8 @@ connected, keeps it (`store`), and lets a later process re-attach to its stream.
 
 `RELAY_BACKGROUND`: `on` asks every request for it, `off` never, `auto` asks and, where the
 upstream refuses it (a 400 naming `background`, or no retrieval when a turn is resumed),
-streams plainly and remembers that for the base URL, in this process's memory. What a turn
+streams plainly and remembers that for the base URL for a while, in Django's cache: on Redis
+in a team, so one refusal teaches every process (webapp/settings.py). What a turn
 ran in is said by its `relay.request.started` event and by the `response.created` it logged;
 where it is upstream (the response id, the last `sequence_number`) is read back from the log.
 """
@@ -18,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 from django.conf import settings
+from django.core.cache import cache
 
 from streaming.upstream.client import (
     OnBatch,
@@ -29,26 +31,29 @@ from streaming.upstream.client import (
 
 log = logging.getLogger(__name__)
 
-# Base URLs whose upstream refused background mode (auto only).
-_refused: set[str] = set()
+# Asked again after this: the server behind a base URL may be upgraded.
+NO_BACKGROUND_SECONDS = 3600.0
 
 
-def background_wanted(base_url: str) -> bool:
+def _refused_key(base_url: str) -> str:
+    return f"streaming.no-background:{base_url}"
+
+
+async def background_wanted(base_url: str) -> bool:
     """Whether the next request to `base_url` asks for background mode."""
     mode = settings.RELAY_BACKGROUND
     if mode == "auto":
-        return base_url not in _refused
+        return not await cache.aget(_refused_key(base_url))
     return mode == "on"
 
 
-def background_refused(*, base_url: str, reason: str) -> bool:
+async def background_refused(*, base_url: str, reason: str) -> bool:
     """The upstream at `base_url` does not do background mode. In `auto`, remember it and
     return True (the caller streams plainly); with `on`, False (the error stands)."""
     if settings.RELAY_BACKGROUND != "auto":
         return False
-    if base_url not in _refused:
-        log.warning("%s: no background mode (%s); streaming plainly from now on", base_url, reason)
-    _refused.add(base_url)
+    if await cache.aadd(_refused_key(base_url), True, NO_BACKGROUND_SECONDS):
+        log.warning("%s: no background mode (%s); streaming plainly for now", base_url, reason)
     return True
 
 

@@ -115,11 +115,8 @@ class TurnRun:
 
     async def _converse(self) -> tuple[str, str]:
         config = UpstreamConfig.from_settings()
-        try:
-            self.tools = await db(_turn_tools, self.turn)
-        except (catalogue.MissingSecret, catalogue.plugins.PluginError) as exc:
-            self.writer.add_model(RelayError(kind="config", message=str(exc)))
-            return "failed", str(exc)
+        if failure := await self._load_tools():
+            return "failed", failure
         own = make_client(config) if self.client is None else None
         async with own or contextlib.nullcontext():
             client = own or self.client
@@ -127,31 +124,53 @@ class TurnRun:
             items, previous_id = await db(history.input_for, self.turn)
             if self.turn.approvals:  # back from waiting: the approvals answer the last response
                 items, previous_id = await self._resume(items)
-            for request in range(1, MAX_TOOL_ROUNDS + 1):
-                body = self._body(items, previous_id, config)
+            return await self._rounds(client, config, items, previous_id, first=1)
+
+    async def _load_tools(self) -> str:
+        """The turn's tools from the catalogue; the error, logged, if they cannot be had."""
+        try:
+            self.tools = await db(_turn_tools, self.turn)
+        except (catalogue.MissingSecret, catalogue.plugins.PluginError) as exc:
+            self.writer.add_model(RelayError(kind="config", message=str(exc)))
+            return str(exc)
+        return ""
+
+    async def _rounds(
+        self,
+        client: httpx.AsyncClient,
+        config: UpstreamConfig,
+        items: list[dict[str, Any]],
+        previous_id: str | None,
+        *,
+        first: int,
+    ) -> tuple[str, str]:
+        """Upstream requests from number `first`, with their tool round trips, to the end."""
+        for request in range(first, MAX_TOOL_ROUNDS + 1):
+            body = await self._body(items, previous_id, config)
+            acc = await self._request(client, config, body, request)
+            if acc is None and previous_id:  # the upstream forgot it: send everything
+                earlier, _ = await db(history.input_for, self.turn, chain=False)
+                items, previous_id = earlier + self.fold.output, None  # this turn's rounds too
+                body = await self._body(items, None, config)
                 acc = await self._request(client, config, body, request)
-                if acc is None and previous_id:  # the upstream forgot it: send everything
-                    items, previous_id = await db(history.input_for, self.turn, chain=False)
-                    body = self._body(items, None, config)
-                    acc = await self._request(client, config, body, request)
-                if acc is None:
-                    return "failed", self.fold.error
-                outcome = _outcome(acc)
-                calls = [i for i in acc.output if i.get("type") == "function_call"]
-                if outcome[0] == "completed" and not calls and approvals.pending_ids(acc.output):
-                    return "waiting", ""
-                if outcome[0] != "completed" or not calls:
-                    return outcome
-                outputs = await self._run_tools(calls)
-                if settings.RELAY_PREVIOUS_RESPONSE_ID and acc.response_id:
-                    items, previous_id = outputs, acc.response_id
-                else:
-                    items = items + acc.output + outputs
+            if acc is None:
+                return "failed", self.fold.error
+            outcome = _outcome(acc)
+            calls = _function_calls(acc)
+            if outcome[0] == "completed" and not calls and approvals.pending_ids(acc.output):
+                return "waiting", ""
+            if outcome[0] != "completed" or not calls:
+                return outcome
+            outputs = await self._run_tools(calls)
+            if settings.RELAY_PREVIOUS_RESPONSE_ID and acc.response_id:
+                items, previous_id = outputs, acc.response_id
+            else:
+                items = items + acc.output + outputs
         return "failed", f"stopped after {MAX_TOOL_ROUNDS} tool rounds"
 
     async def _reattach(self) -> tuple[str, str]:
         """After a takeover: the turn's log so far, then the stored response's events after
-        the last `sequence_number` it logged."""
+        the last `sequence_number` it logged; a tool round it had not answered goes on."""
         rows = await db(selectors.turn_log_rows, turn=self.turn)
         self.fold = TurnFold.from_log(rows)
         self.writer.next_seq = len(rows)
@@ -159,29 +178,58 @@ class TurnRun:
         acc = self.fold.requests[-1] if self.fold.requests else None
         if acc is None or response_id is None:
             return "interrupted", services.INTERRUPTED
-        if acc.terminal_type is None:
-            config = UpstreamConfig.from_settings()
-            self.background = True
-            own = make_client(config) if self.client is None else None
-            async with own or contextlib.nullcontext():
+        config = UpstreamConfig.from_settings()
+        own = make_client(config) if self.client is None else None
+        async with own or contextlib.nullcontext():
+            client = own or self.client
+            if acc.terminal_type is None:
                 try:
-                    await bg.resume_stream(
-                        client=own or self.client,
-                        config=config,
-                        response_id=response_id,
-                        after=-1 if last_seq is None else last_seq,
-                        on_batch=self._on_batch(acc),
-                    )
+                    await self._follow(client, config, acc, response_id, last_seq)
                 except UpstreamError as exc:
                     if exc.status in (405, 501):  # no retrieval (a 404 is a forgotten id)
-                        bg.background_refused(base_url=config.base_url, reason=exc.message)
+                        await bg.background_refused(base_url=config.base_url, reason=exc.message)
                     return "interrupted", f"{services.INTERRUPTED}; resuming failed: {exc.message}"
-            self.background = False
-            self.log.info("resumed from the upstream after sequence_number %s", last_seq)
-        outcome = _outcome(acc)
-        if outcome[0] == "completed" and any(i.get("type") == "function_call" for i in acc.output):
-            return "interrupted", f"{services.INTERRUPTED}; a tool round is not resumed"
-        return outcome
+            outcome = _outcome(acc)
+            if outcome[0] != "completed" or not _function_calls(acc):
+                return outcome
+            return await self._answer_calls_and_go_on(client, config, acc)
+
+    async def _follow(
+        self,
+        client: httpx.AsyncClient,
+        config: UpstreamConfig,
+        acc: Accumulator,
+        response_id: str,
+        last_seq: int | None,
+    ) -> None:
+        self.background = True
+        await bg.resume_stream(
+            client=client,
+            config=config,
+            response_id=response_id,
+            after=-1 if last_seq is None else last_seq,
+            on_batch=self._on_batch(acc),
+        )
+        self.background = False
+        self.log.info("resumed from the upstream after sequence_number %s", last_seq)
+
+    async def _answer_calls_and_go_on(
+        self, client: httpx.AsyncClient, config: UpstreamConfig, acc: Accumulator
+    ) -> tuple[str, str]:
+        """The taken-over turn's last response asked for function calls: those whose output
+        the dead worker had not logged run again (it may have been inside one; a call it
+        answered is not run twice), then the conversation goes on with the next request."""
+        if failure := await self._load_tools():
+            return "failed", failure
+        answered = {item.get("call_id") for item in self.fold.tool_outputs[-1]}
+        await self._run_tools([c for c in _function_calls(acc) if c.get("call_id") not in answered])
+        if settings.RELAY_PREVIOUS_RESPONSE_ID and acc.response_id:
+            items, previous_id = list(self.fold.tool_outputs[-1]), acc.response_id
+        else:
+            earlier, _ = await db(history.input_for, self.turn, chain=False)
+            items, previous_id = earlier + self.fold.output, None
+        first = len(self.fold.requests) + 1
+        return await self._rounds(client, config, items, previous_id, first=first)
 
     async def _hand_over(self) -> None:
         """A graceful stop: keep what streamed and leave the turn (and its lease, which
@@ -238,11 +286,11 @@ class TurnRun:
             return answers, self.fold.response_ids[-1]
         return items + self.fold.output, None
 
-    def _body(
+    async def _body(
         self, items: list[dict[str, Any]], previous_id: str | None, config: UpstreamConfig
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.turn.model, "input": items}
-        if bg.background_wanted(config.base_url):
+        if await bg.background_wanted(config.base_url):
             body |= bg.background_fields()
         if self.tools.request:
             body["tools"] = self.tools.request
@@ -290,7 +338,7 @@ class TurnRun:
                     exc, received=sum(acc.event_counts.values())
                 ):
                     raise
-                if not bg.background_refused(base_url=config.base_url, reason=exc.message):
+                if not await bg.background_refused(base_url=config.base_url, reason=exc.message):
                     raise
                 body = {k: v for k, v in body.items() if k not in bg.background_fields()}
                 await stream_response(client=client, config=config, body=body, on_batch=on_batch)
@@ -355,6 +403,10 @@ class TurnRun:
 def _turn_tools(turn: Turn) -> catalogue.TurnTools:
     rows = selectors.tool_entries_named(names=list(turn.tools or []))
     return catalogue.turn_tools([selectors.tool_entry_as_entry(row) for row in rows])
+
+
+def _function_calls(acc: Accumulator) -> list[dict[str, Any]]:
+    return [item for item in acc.output if item.get("type") == "function_call"]
 
 
 def _outcome(acc: Accumulator) -> tuple[str, str]:
