@@ -63,21 +63,25 @@ def fill() -> object:
             for _ in range(PER_CONVERSATION)
         ][:TURNS]
         Turn.objects.bulk_create(turns, batch_size=2000)
-        # Straight inserts into the fresh index: `backend.write` first deletes the turn's
-        # old row, and on FTS5 (turn_id is UNINDEXED) each delete scans the whole table,
-        # which made filling quadratic: the script never got to measuring.
-        with connection.cursor() as cursor:
-            for turn in turns:
-                cv = turn.conversation
-                row = {
+        write = search.backend().write
+        for turn in turns:
+            cv = turn.conversation
+            write(
+                {
                     "turn_id": _db_id(turn.pk),
                     "owner_id": cv.owner_id,
                     "conversation_id": _db_id(cv.pk),
                     "title": cv.title,
                     "input": turn.input,
                     "answer": turn.output_text,
+                    "created_at": turn.created_at,
                 }
-                search.insert(cursor, row)
+            )
+    if connection.vendor == "postgresql":
+        # A live table has statistics (autovacuum gathers them); a freshly filled one not yet,
+        # and the planner needs them to tell common words from rare ones.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {search.TABLE}")
     return me
 
 

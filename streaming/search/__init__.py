@@ -2,6 +2,10 @@
 full-text search in a team. The index holds one row per finished turn (its conversation's
 title, its input and its answer), written when the turn ends, never per event.
 
+Both rank at most the CANDIDATES newest of the owner's matching turns: ranking is the cost
+of a search, and a word found in nearly every turn would otherwise rank them all, while it
+says little about which of them is wanted. A query with fewer matches ranks them all.
+
 `backend()` picks the module for the database in use; both offer the same functions.
 """
 
@@ -16,8 +20,11 @@ TABLE = "streaming_search"
 # Marks around matched words in a snippet, turned into offsets before they leave the server
 # (private-use characters, removed from the indexed text).
 START, STOP = "\ue000", "\ue001"
+# Prefixes the owner's id in the SQLite index's owner token, so that no typed word matches it.
+OWNER = "\ue002"
 RESULTS = 20
-COLUMNS = ("turn_id", "owner_id", "conversation_id", "title", "input", "answer")
+CANDIDATES = 2000
+COLUMNS = ("turn_id", "owner_id", "conversation_id", "title", "input", "answer", "created_at")
 INSERT = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 
 
@@ -45,7 +52,7 @@ def backend() -> ModuleType:
 
 
 def clean(text: str) -> str:
-    return text.replace(START, "").replace(STOP, "").replace("\x00", "")
+    return text.replace(START, "").replace(STOP, "").replace(OWNER, "").replace("\x00", "")
 
 
 def highlights(marked: str) -> tuple[str, list[list[int]]]:

@@ -22,7 +22,12 @@ def _db_id(value: Any) -> Any:
 def search_index_turn(*, turn_id: Any) -> None:
     """(Re)write the turn's row; called once per turn, when it ends."""
     found = Turn.objects.filter(pk=turn_id).values(
-        "input", "output_text", "conversation_id", "conversation__title", "conversation__owner_id"
+        "input",
+        "output_text",
+        "created_at",
+        "conversation_id",
+        "conversation__title",
+        "conversation__owner_id",
     )
     row = found.first()
     if row is None:
@@ -36,6 +41,7 @@ def search_index_turn(*, turn_id: Any) -> None:
                 "title": search.clean(row["conversation__title"]),
                 "input": search.clean(row["input"]),
                 "answer": search.clean(row["output_text"]),
+                "created_at": row["created_at"],
             }
         )
     except DatabaseError:

@@ -88,3 +88,22 @@ def test_a_model_instructions_and_a_dropped_image_reach_the_turn(browser, served
     assert admin.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 1
     link = admin.locator(".review-turn .turn-user .attachment a")
     assert link.get_attribute("href") == f"/api/files/{turn['attachments'][0]['id']}"
+
+    # Edited in place, the message keeps its image: the new version shows it and has it.
+    user = page.locator(turn_selector(turn_id))
+    user.locator("button.edit-message").click()
+    page.fill(f"{turn_selector(turn_id)} textarea.edit-input", "Bonjour [sim:markdown tps=0]")
+    user.locator("button.edit-save").click()
+    page.wait_for_function(
+        "old => { const all = document.querySelectorAll('article.turn[data-turn-id]');"
+        " return all.length && all[all.length - 1].dataset.turnId !== old; }",
+        arg=turn_id,
+    )
+    edited = page.locator("article.turn[data-turn-id]").last.get_attribute("data-turn-id")
+    assert wait_done(page, edited) == "completed"
+    kept = page.locator(f"{turn_selector(edited)} .turn-user .attachment img")
+    assert kept.get_attribute("alt") == "dot.png"
+    assert [a["id"] for a in stored_turn(page, edited)["attachments"]] == [
+        a["id"] for a in turn["attachments"]
+    ]
+    assert page.errors == []

@@ -10,9 +10,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 
+from streaming import search
 from streaming.models import Conversation, Feedback, Turn
 from streaming.search import TABLE
-from streaming.search.sqlite import row_key
+from streaming.search.sqlite import row_keys
 from streaming.services.conversations import conversation_delete, conversation_rename
 from streaming.services.search import search_index_turn
 
@@ -67,6 +68,41 @@ def test_it_never_finds_another_users_turns() -> None:
 
 @pytest.mark.parametrize(
     "query",
+    ["walrus) OR (secret", "secret OR walrus", "owner : secret OR walrus", "NOT walrus", "-walrus"],
+)
+def test_no_operator_reaches_another_users_turns(query: str) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    theirs = {str(finished(bob, "secret walrus plans", "noted").pk)}
+    finished(alice, "walrus facts", "tusks")
+    found = {r["turn"] for r in searched(logged_in(alice), query)}
+    assert not found & theirs
+
+
+def test_the_owner_is_no_word_to_search_for() -> None:
+    """The SQLite index holds the owner as a token of its own: the owner's id typed as a
+    word finds only turns with that number in them."""
+    alice = make_user("alice")
+    finished(alice, "walrus facts", "tusks")
+    counted = finished(alice, f"there are {alice.pk} walruses", "ok")
+    assert [r["turn"] for r in searched(logged_in(alice), str(alice.pk))] == [str(counted.pk)]
+
+
+def test_ranking_weighs_the_title_most_and_keeps_the_newest_matches(monkeypatch: Any) -> None:
+    """Among the matches ranked, a title match comes first, and equal ones newest first; past
+    CANDIDATES matches, only the newest are ranked."""
+    alice = make_user("alice")
+    best = finished(alice, "a note", "nothing", title="Otter otter otter")
+    older, newer = (finished(alice, "an otter", "swam") for _ in range(2))
+    client = logged_in(alice)
+    assert [r["turn"] for r in searched(client, "otter")] == [
+        str(t.pk) for t in (best, newer, older)
+    ]
+    monkeypatch.setattr(search, "CANDIDATES", 2)
+    assert [r["turn"] for r in searched(client, "otter")] == [str(newer.pk), str(older.pk)]
+
+
+@pytest.mark.parametrize(
+    "query",
     [
         '"unbalanced',
         "AND OR NOT",
@@ -105,8 +141,8 @@ def test_rename_and_delete_keep_the_index_current() -> None:
 
 
 def test_indexing_a_turn_again_replaces_its_one_row() -> None:
-    """On SQLite the row sits at the rowid made from the turn's id, so it is replaced without
-    reading the whole index; on PostgreSQL the upsert on turn_id does the same."""
+    """On SQLite the row sits in the rowids of the turn's creation time, so it is replaced
+    without reading the whole index; on PostgreSQL the upsert on turn_id does the same."""
     alice = make_user("alice")
     turn = finished(alice, "first draft about otters", "ok")
     Turn.objects.filter(pk=turn.pk).update(output_text="final words about beavers")
@@ -118,8 +154,11 @@ def test_indexing_a_turn_again_replaces_its_one_row() -> None:
         cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE owner_id = %s", [alice.pk])
         assert cursor.fetchone()[0] == 1
         if connection.vendor == "sqlite":
-            cursor.execute(f"SELECT turn_id FROM {TABLE} WHERE rowid = %s", [row_key(turn.pk)])
-            assert cursor.fetchone()[0] == turn.pk.hex
+            first, last = row_keys(turn.created_at)
+            cursor.execute(
+                f"SELECT turn_id FROM {TABLE} WHERE rowid BETWEEN %s AND %s", [first, last]
+            )
+            assert cursor.fetchall() == [(turn.pk.hex,)]
 
 
 def test_a_turn_is_indexed_when_it_ends_not_before() -> None:

@@ -3,6 +3,7 @@ its own path only (as the simulator received it), and a new turn follows the act
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from streaming.models import Turn
 from tests.relay_harness import Relay
+from tests.worker.test_request_options import PNG, sent_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -119,3 +121,50 @@ async def test_edit_regenerate_and_switch_are_refused_while_a_turn_streams(relay
     assert (await relay.client.post(f"/api/turns/{running}/cancel")).status_code == 202
     assert (await relay.wait_done(running)).status == "cancelled"
     assert await Turn.objects.filter(conversation_id=conversation).acount() == 2
+
+
+async def test_an_edit_keeps_the_original_turns_attachments(
+    relay: Relay, simulator_url: str, settings: Any, tmp_path: Any
+) -> None:
+    """Edited without naming attachments, the new turn carries the original's files: sent
+    upstream with the new text, and listed on the turn and on the conversation's path."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "uploads": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "uploads")},
+        },
+    }
+    posted = await relay.client.post("/api/files", {"file": SimpleUploadedFile("dot.png", PNG)})
+    assert posted.status_code == 201, posted.content
+    file = posted.json()
+    conversation = await relay.conversation()
+    response = await relay.post_turn(conversation, f"one {QUICK}", attachments=[file["id"]])
+    first = await relay.wait_done(response.json()["id"])
+    edited = await finished(
+        relay, await post(relay, f"/api/turns/{first.pk}/edit", {"input": f"uno {QUICK}"})
+    )
+    assert edited.status == "completed", edited.error
+
+    parts = (await sent_for(simulator_url, edited))["input"][-1]["content"]
+    image = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    assert parts == [
+        {"type": "input_text", "text": f"uno {QUICK}"},
+        {"type": "input_image", "image_url": image, "detail": "auto"},
+    ]
+    shown = (await relay.client.get(f"/api/turns/{edited.pk}")).json()
+    assert [a["id"] for a in shown["attachments"]] == [file["id"]]
+    path = await path_of(relay, conversation)
+    assert [t["id"] for t in path] == [str(edited.pk)]
+    assert [a["name"] for a in path[0]["attachments"]] == ["dot.png"]
+
+    # Attachments given with the edit replace the original's; an empty list drops them.
+    dropped = await finished(
+        relay,
+        await post(relay, f"/api/turns/{edited.pk}/edit", {"input": "sin", "attachments": []}),
+    )
+    parts = (await sent_for(simulator_url, dropped))["input"][-1]["content"]
+    assert [p["type"] for p in parts] == ["input_text"]
+    assert (await path_of(relay, conversation))[0]["attachments"] == []
