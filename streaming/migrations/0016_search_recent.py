@@ -23,6 +23,6 @@ def rebuild_search_index(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("streaming", "0014_branches")]
+    dependencies = [("streaming", "0015_turn_error_detail")]
 
     operations = [migrations.RunPython(rebuild_search_index, migrations.RunPython.noop)]
