@@ -33,8 +33,8 @@ export class BranchControls {
   #buildAnswer() {
     this.regenerateButton = h("button", { type: "button", class: "regenerate", text: "Regenerate" });
     this.regenerateButton.addEventListener("click", () => this.#run(() => this.on.regenerate(this.view)));
-    this.up = h("button", { type: "button", class: "thumb thumb-up", "aria-label": "Good answer", "aria-pressed": "false", text: "👍" });
-    this.down = h("button", { type: "button", class: "thumb thumb-down", "aria-label": "Bad answer", "aria-pressed": "false", text: "👎" });
+    this.up = h("button", { type: "button", class: "thumb thumb-up", "aria-label": "Good answer", "aria-pressed": "false", title: "Good answer" });
+    this.down = h("button", { type: "button", class: "thumb thumb-down", "aria-label": "Bad answer", "aria-pressed": "false", title: "Bad answer" });
     this.up.addEventListener("click", () => this.#rate("up"));
     this.down.addEventListener("click", () => this.#rate("down"));
     this.comment = h("input", { type: "text", class: "feedback-comment", maxlength: COMMENT_CHARS, placeholder: "Add a comment (optional)", "aria-label": "Feedback comment" });
