@@ -1,4 +1,5 @@
-"""A serving process freezes its start-up heap out of the collector's full passes."""
+"""A serving process freezes its start-up heap out of the collector's full passes, and
+spaces those passes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from streaming.management.heap import FULL_PASS_AFTER
+
 ROOT = Path(__file__).resolve().parents[1]
+PYTHON_FULL_AFTER = 10  # what a fresh interpreter starts with
 
 PROBE = """
 import gc, django
@@ -18,7 +22,7 @@ from streaming.management.heap import freeze_startup_heap
 frozen = freeze_startup_heap()
 from streaming.web import api  # imported by the freeze, through the URLconf
 walked = {id(o) for o in gc.get_objects()}
-print(frozen, id(api.turn_started) in walked, id(api.__dict__) in walked)
+print(frozen, id(api.turn_started) in walked, id(api.__dict__) in walked, gc.get_threshold()[2])
 """
 
 
@@ -36,12 +40,14 @@ def probe(**env: str) -> list[str]:
 
 
 def test_the_start_up_heap_and_the_views_are_frozen(tmp_path):
-    frozen, function_walked, module_walked = probe(DATA_DIR=str(tmp_path))
+    frozen, function_walked, module_walked, full_after = probe(DATA_DIR=str(tmp_path))
     assert int(frozen) > 10_000
     assert (function_walked, module_walked) == ("False", "False")
+    assert int(full_after) == FULL_PASS_AFTER
 
 
 @pytest.mark.parametrize("value", ["false", "0"])
 def test_turned_off_nothing_is_frozen(tmp_path, value):
-    frozen, function_walked, _ = probe(DATA_DIR=str(tmp_path), RELAY_GC_FREEZE=value)
+    frozen, function_walked, _, full_after = probe(DATA_DIR=str(tmp_path), RELAY_GC_TUNING=value)
     assert (frozen, function_walked) == ("0", "True")
+    assert int(full_after) == PYTHON_FULL_AFTER

@@ -284,8 +284,9 @@ if RELAY_HTTP_SERVER not in ("uvicorn", "daphne"):
 # The longest rest between two write rounds under load (eventlog/flusher.py): a longer one
 # makes rounds larger and fewer, a shorter one relays sooner; bench/README.md has the figures.
 RELAY_FLUSH_INTERVAL = env_number("RELAY_FLUSH_INTERVAL", 0.008)
-# Freeze the start-up heap out of the collector's full passes (streaming/management/heap.py).
-RELAY_GC_FREEZE = env_bool("RELAY_GC_FREEZE", True)
+# Freeze the start-up heap out of the collector's full passes, and run those less often
+# (streaming/management/heap.py).
+RELAY_GC_TUNING = env_bool("RELAY_GC_TUNING", True)
 RELAY_FLUSH_MAX_EVENTS = env_int("RELAY_FLUSH_MAX_EVENTS", 512, minimum=1)
 RELAY_LEASE_SECONDS = env_number("RELAY_LEASE_SECONDS", 30.0, minimum=1)
 RELAY_SWEEP_INTERVAL = env_number("RELAY_SWEEP_INTERVAL", 10.0, minimum=0.1)
