@@ -37,6 +37,7 @@ from pathlib import Path
 
 import _common as c  # sets sys.path
 import httpx
+from django.conf import settings
 
 from streaming.upstream.background import background_fields
 from tests.served_app import PASSWORD, ServedApp
@@ -109,8 +110,9 @@ class Server:
 
 
 def raw_body() -> dict:
-    """The request the relay makes of the upstream, under the environment's RELAY_BACKGROUND."""
-    if os.environ.get("RELAY_BACKGROUND", "auto").strip().lower() == "off":
+    """The request the relay makes of the upstream, under the environment's RELAY_BACKGROUND
+    (read by the settings the servers read it with)."""
+    if settings.RELAY_BACKGROUND == "off":
         return c.BODY
     return {**c.BODY, **background_fields()}
 
