@@ -16,10 +16,15 @@ and the Redis pub-sub layer.
 A step posts its N turns (20 at a time) and asks every one to start streaming at one moment,
 `--start-in` seconds after the step began (default 2 + N/12: time to post and connect them
 all), each a random part of one delta's interval late so the streams do not tick in step.
-So N turns do stream at once: `peak_concurrent` says how many did, and `together_s` for how
-long (from the last turn's first delta to the first turn's last). Without that common start
-(`--burst`, each turn streaming `--ttft` after its post) posting the last turns took longer
-than the first turns streamed, and a step of 300 never had 300 streaming.
+The moment is the simulator's `start_at`, a wall-clock time: a turn whose request reached
+the simulator late (its post, claim and start queued behind the others') still streams from
+then on. `start_late_ms` says how much later than asked each turn's first delta came: more
+than the relay's latency only when its request reached the simulator after the moment, so
+it measures the start of a burst of turns (post to upstream request). So N turns do
+stream at once: `peak_concurrent` says how many did, and `together_s` for how long (from the
+last turn's first delta to the first turn's last). Without that common start (`--burst`,
+each turn streaming `--ttft` after its post) posting the last turns took longer than the
+first turns streamed, and a step of 300 never had 300 streaming.
 
 Per N: p50/p99 latency while all N stream (`p50_together_ms`, `p99_together_ms`) and over the
 whole step (`p50_ms`, `p99_ms`: with the posting and connecting), `p99_steady_ms` (once every
@@ -157,6 +162,7 @@ class Result:
     latencies_ms: list[float] = field(default_factory=list)
     received_ms: list[float] = field(default_factory=list)  # when each latency was taken
     first_live_ms: list[float] = field(default_factory=list)  # per socket, its first live delta
+    late_ms: list[float] = field(default_factory=list)  # per socket: first live delta - asked
     spans: list[tuple[float, float]] = field(default_factory=list)  # per socket: first, last live
     replayed: int = 0
     deltas: int = 0
@@ -167,8 +173,9 @@ class Result:
 class Watched:
     """What one turn's socket has received, checked message by message."""
 
-    def __init__(self, result: Result) -> None:
+    def __init__(self, result: Result, asked_ms: float) -> None:
         self.result = result
+        self.asked_ms = asked_ms  # when the first delta was asked for
         self.next_seq = 0
         self.gaps = False  # a seq out of order, repeated or skipped
         self.live = False  # after `relay.replay.done`
@@ -194,6 +201,7 @@ class Watched:
                         self.streaming = True
                         self.first_ms = now
                         self.result.first_live_ms.append(now)
+                        self.result.late_ms.append(now - self.asked_ms)
                     self.last_ms = now
                     self.result.latencies_ms.append(now - event["sim_sent_ms"])
                     self.result.received_ms.append(now)
@@ -226,9 +234,9 @@ class Clients:
         response.raise_for_status()
         return response.json()["id"]
 
-    async def watch(self, turn_id: str, expected: int, result: Result) -> None:
+    async def watch(self, turn_id: str, expected: int, result: Result, asked_ms: float) -> None:
         url = self.url.replace("http", "ws") + f"/ws/turns/{turn_id}/"
-        socket = Watched(result)
+        socket = Watched(result, asked_ms)
         await c.ws_follow(url, self.headers, socket.message)
         result.deltas += socket.deltas
         if socket.streaming:
@@ -239,11 +247,16 @@ class Clients:
             result.failed.append(turn_id)
 
     async def one(
-        self, prompt: Callable[[], str], expected: int, result: Result, gate: asyncio.Semaphore
+        self,
+        prompt: Callable[[], tuple[str, float]],
+        expected: int,
+        result: Result,
+        gate: asyncio.Semaphore,
     ):
         async with gate:  # bounds the burst of POSTs and handshakes, not the streams
-            turn_id = await self.turn(prompt())  # the prompt is made as it is posted
-            watching = asyncio.ensure_future(self.watch(turn_id, expected, result))
+            text, asked_ms = prompt()  # the prompt is made as it is posted
+            turn_id = await self.turn(text)
+            watching = asyncio.ensure_future(self.watch(turn_id, expected, result, asked_ms))
             await asyncio.sleep(0)
         await watching
 
@@ -251,17 +264,28 @@ class Clients:
 TTFT = [1.0]  # set by main(): seconds before each turn's first delta
 
 
-def prompt(i: int, deltas: int, due: float | None = None) -> Callable[[], str]:
-    """Turn i's prompt, made when it is posted. ttft: time for the socket to connect, so
-    deltas are seen live, not replayed. With `due` (a `time.monotonic()`), the first delta
-    is asked for at that moment, plus a random part of one delta's interval so that the N
-    streams do not tick in step; a turn posted later than that still gets `TTFT`."""
+def prompt(i: int, deltas: int, due: float | None = None) -> Callable[[], tuple[str, float]]:
+    """Turn i's prompt, made when it is posted, and the moment (ms since the epoch) its first
+    delta is asked for. ttft: time for the socket to connect, so deltas are seen live, not
+    replayed. With `due` (a `time.time()`), the first delta is asked for at that moment
+    (`start_at`, however long the turn took to reach the simulator), plus a random part of
+    one delta's interval so that the N streams do not tick in step; a turn that reaches the
+    simulator later than that still waits `TTFT`."""
 
-    def make() -> str:
+    def make() -> tuple[str, float]:
         ttft = TTFT[0]
-        if due is not None:
-            ttft = max(ttft, due - time.monotonic()) + random.uniform(0, 1 / TPS)
-        return f"Load {i} [sim:long tps={TPS} ttft={ttft:.3f} deltas={deltas} seed={i} stamp=1]"
+        now = time.time()
+        if due is None:
+            return (
+                f"Load {i} [sim:long tps={TPS} ttft={ttft:.3f} deltas={deltas} seed={i} stamp=1]",
+                (now + ttft) * 1000,
+            )
+        at = max(now + ttft, due) + random.uniform(0, 1 / TPS)
+        text = (
+            f"Load {i} [sim:long tps={TPS} ttft={ttft:.3f} start_at={at:.3f} deltas={deltas} "
+            f"seed={i} stamp=1]"
+        )
+        return text, at * 1000
 
     return make
 
@@ -320,7 +344,7 @@ async def step(
     sim_before = cpu_seconds(SIMULATOR_PID[0])
     sampler = asyncio.ensure_future(sample_memory(deployment, peaks, 0.5))
     gate = asyncio.Semaphore(20)
-    due = None if start_in is None else started + start_in
+    due = None if start_in is None else time.time() + start_in
     try:
         await asyncio.gather(
             *(clients.one(prompt(i, deltas, due), deltas, result, gate) for i in range(n))
@@ -352,6 +376,12 @@ async def step(
         # within a second or two) left out, to tell it apart from the steady state.
         "p99_steady_ms": round(percentile(steady(result), 0.99), 1),
         "max_ms": round(max(latencies, default=-1.0), 1),
+        # How much later than asked each turn's first delta came: the time from post to the
+        # upstream request, when a turn reached the simulator after its first delta was due.
+        "start_late_ms": {
+            q: round(percentile(result.late_ms, share))
+            for q, share in (("p50", 0.5), ("p90", 0.9), ("max", 1.0))
+        },
         "deltas": result.deltas,
         "live_samples": len(latencies),
         "replayed": result.replayed,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import time
 import zlib
 from collections.abc import Collection
 from typing import Any
@@ -152,6 +153,20 @@ def _from_tools(request: dict[str, Any]) -> str | None:
     return None
 
 
+def _wait_until(start_at: Any, ttft: float) -> float:
+    """`start_at` (Unix seconds): the first delta waits for that moment, and at least
+    `ttft`; so turns posted one after another, however long each took to reach the
+    simulator, can be asked to stream from one moment on (`bench/load.py`)."""
+    try:
+        moment = float(start_at)
+    except (TypeError, ValueError):
+        raise ParamError("simulator parameter 'start_at' must be a number") from None
+    wait = moment - time.time()
+    if not wait <= LIMITS["ttft"]:  # also NaN
+        raise ParamError(f"simulator parameter 'start_at' is at most {LIMITS['ttft']:g} s ahead")
+    return max(ttft, wait)
+
+
 def parse_params(request: dict[str, Any], known: Collection[str]) -> Params:
     """Choose the scenario (keyword, then `simulator.scenario`, then model; a model that
     names none, or `markdown`, plays the request's first hosted tool) and its parameters."""
@@ -165,7 +180,10 @@ def parse_params(request: dict[str, Any], known: Collection[str]) -> Params:
         keyword = matches[-1]
         values.update(pair.split("=", 1) for pair in keyword[2].split())
         values["scenario"] = keyword[1]
+    start_at = values.pop("start_at", None)
     values = {name: _cast(name, value) for name, value in values.items()}
+    if start_at is not None:
+        values["ttft"] = _wait_until(start_at, values.get("ttft", 0.0))
     if "scenario" not in values:
         scenario = _from_model(request.get("model"), known)
         if scenario == DEFAULT_SCENARIO:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,17 @@ def test_every_bound_is_in_the_documented_table() -> None:
     }
     for name, bound in LIMITS.items():
         assert rows.get(name, "").strip() == f"{bound:g}", name
+
+
+def test_start_at_waits_for_that_moment_and_at_least_ttft() -> None:
+    ahead = time.time() + 5
+    assert 4.5 < params_of(f"long start_at={ahead:.3f}").ttft < 5.01
+    assert params_of(f"long start_at={ahead:.3f} ttft=9").ttft == 9
+    assert params_of(f"long start_at={time.time() - 5:.3f} ttft=0.5").ttft == 0.5
+    assert params_of(f"long start_at={time.time() - 5:.3f}").ttft == 0
+
+
+@pytest.mark.parametrize("value", ["soon", "nan", str(10**12)])
+def test_start_at_is_a_moment_within_the_ttft_bound(value: str) -> None:
+    with pytest.raises(ParamError, match="'start_at'"):
+        params_of(f"long start_at={value}")
