@@ -36,6 +36,7 @@ def frame(envelopes: list[str]) -> str:
 
 FRAME_CHARS = 256 * 1024
 BACKLOG_BATCHES = 4  # full batches a writer may hold before its reader waits
+BUSY = 0.5  # `Flusher.busy` past which readers wait for their round (`make_room`)
 
 
 def frames(envelopes: list[str], limit: int = FRAME_CHARS) -> Iterator[tuple[str, int]]:
@@ -85,6 +86,8 @@ class LogWriter:
         self._pending: list[logstore.Event] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._taken_waiters: list[asyncio.Future[None]] = []
+        self._readers: list[asyncio.Future[None]] = []  # `_next_round`
+        self._taken_readers: list[asyncio.Future[None]] = []
         self._flusher: Flusher | None = None
 
     def add(self, kind: str, data: str) -> None:
@@ -107,17 +110,37 @@ class LogWriter:
             self._clock().ask(self)
 
     def make_room(self) -> Awaitable[None] | None:
-        """After adding a network read's events: a full batch asks for a round at once, and
-        the caller goes on reading while it is written; something to wait on (`flush`) comes
-        back only once `BACKLOG_BATCHES` batches are pending, the rounds having fallen behind.
-        Waiting on every full batch left the reader idle while each was written."""
+        """After adding a network read's events: what the reader waits on before it reads
+        again, or None to read on at once.
+
+        While the rounds are busy (working more than half the time, `Flusher.busy`) and
+        other turns ask for the same round, the reader waits for the round that
+        writes what it added: meanwhile what arrives from the upstream gathers in the
+        connection's buffer and is read in one go afterwards, before the next round starts,
+        so it is written no later. Under load that makes one read and one wake-up of the
+        turn per round instead of one per event. A turn alone in its rounds (one fast
+        stream) reads on while they are written: a full batch asks for a round at once, and
+        something to wait on (`flush`) comes back only once `BACKLOG_BATCHES` batches are
+        pending, the rounds having fallen behind. Waiting on every full batch left a fast
+        reader idle while each was written."""
         pending = len(self._pending)
         if pending < self.max_events:
+            rounds = self._flusher
+            if pending and rounds is not None and rounds.busy > BUSY and len(rounds.asking) > 1:
+                return self._next_round()
             return None
         if pending < self.max_events * BACKLOG_BATCHES:
             self._clock().ask(self, now=True)
             return None
         return self.flush()
+
+    def _next_round(self) -> asyncio.Future[None]:
+        """Done when the round that takes what is pending now has been relayed, whatever it
+        found (a failed write is tried again in the next round, a lost lease has its own
+        callback): unlike `flush`, waiting on it never fails the reader."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._readers.append(waiter)
+        return waiter
 
     def add_model(self, event: BaseModel) -> None:
         """Append one of the relay's own events."""
@@ -171,6 +194,7 @@ class LogWriter:
         self._pending, self.turn_updates = [], {}
         self.next_seq += len(write.events)
         self._taken_waiters, self._waiters = self._waiters, []  # rounds never overlap
+        self._taken_readers, self._readers = self._readers, []
         return write
 
     def written(self, write: logstore.Write, result: Any) -> dict[str, Any] | None:
@@ -200,6 +224,10 @@ class LogWriter:
 
     def relayed(self, write: logstore.Write, result: Any) -> None:
         """After the round's layer messages: wake whoever waits, and act on what it found."""
+        readers, self._taken_readers = self._taken_readers, []
+        for reader in readers:
+            if not reader.done():
+                reader.set_result(None)
         waiters, self._taken_waiters = self._taken_waiters, []
         for waiter in waiters:
             if waiter.done():
