@@ -92,11 +92,10 @@ class TurnConsumer(AsyncWebsocketConsumer):
         self.worker = asyncio.ensure_future(self._replay(ended=not turn.is_active))
 
     async def _replay(self, *, ended: bool) -> None:
-        rows = None
         if not ended:  # it may have ended before the hub was joined: its last batch is past
-            args = (self.turn_id, self.scope["user"], self.sent, settings.RELAY_REPLAY_BATCH)
-            ended, rows = await db(_status_then_log, *args)
-        await self._catch_up(rows)
+            turn = await db(selectors.turn_find, turn_id=self.turn_id, user=self.scope["user"])
+            ended = turn is None or not turn.is_active
+        await self._catch_up()
         if self.closed:
             return
         # A final status is committed with the turn's last event: nothing more will come.
@@ -183,21 +182,16 @@ class TurnConsumer(AsyncWebsocketConsumer):
         if self.done:
             await self._end()
 
-    async def _catch_up(self, rows: list[tuple[int, str, str]] | None = None) -> None:
-        """Send everything stored after `self.sent`, in batches (the first one may be given,
-        read already)."""
+    async def _catch_up(self) -> None:
+        """Send everything stored after `self.sent`, in batches."""
         while not self.done:
-            if rows is None:
-                rows = await db(
-                    read_envelopes, self.turn_id, self.sent, settings.RELAY_REPLAY_BATCH
-                )
+            rows = await db(read_envelopes, self.turn_id, self.sent, settings.RELAY_REPLAY_BATCH)
             if not rows:
                 return
             last_seq, last_type = rows[-1][0], rows[-1][1]
             await self._send_envelopes(
                 [env for _, _, env in rows], last_seq, last_type == "relay.turn.done"
             )
-            rows = None
 
     async def _send_envelopes(self, envelopes: list[str], last: int, done: bool) -> None:
         seq = last - len(envelopes)
@@ -258,15 +252,6 @@ class Window:
     async def changed(self) -> None:
         self._waiter = asyncio.get_running_loop().create_future()
         await self._waiter
-
-
-def _status_then_log(
-    turn_id: Any, user: Any, after: int, limit: int
-) -> tuple[bool, list[tuple[int, str, str]]]:
-    """Whether the turn has ended, then the first batch of its log after `after`: one
-    thread hop. In that order, so a turn read as ended has its last event in the rows."""
-    turn = selectors.turn_find(turn_id=turn_id, user=user)
-    return turn is None or not turn.is_active, read_envelopes(turn_id, after, limit)
 
 
 def _ack(text: str | None) -> int | None:
