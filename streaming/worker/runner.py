@@ -53,10 +53,8 @@ class TurnRun:
         client: httpx.AsyncClient | None = None,
         resume: bool = False,
         endpoints: ModerationEndpoints | None = None,
-        prepared: Prepared | None = None,
     ) -> None:
         self.turn = turn
-        self.prepared = prepared  # read with the claim (`turn_run`), else by `_converse`
         self.resume = resume  # re-attach to the upstream's stored response (a takeover)
         self.background = False  # the request streaming now runs in background mode
         self.client = client
@@ -117,29 +115,24 @@ class TurnRun:
 
     async def _converse(self) -> tuple[str, str]:
         config = UpstreamConfig.from_settings()
-        upload = settings.UPLOAD_TO_PROVIDER  # uploads first: the input names their file ids
-        tools, given = self.prepared or await db(_prepare, self.turn, history_too=not upload)
-        if failure := self._use_tools(tools):
+        if failure := await self._load_tools():
             return "failed", failure
         own = make_client(config) if self.client is None else None
         async with own or contextlib.nullcontext():
-            client, turn = own or self.client, self.turn
-            if given is None:
-                await provider_files.attachments_upload(client=client, config=config, turn=turn)
-            items, previous_id = given or await db(history.input_for, turn)
+            client = own or self.client
+            await provider_files.attachments_upload(client=client, config=config, turn=self.turn)
+            items, previous_id = await db(history.input_for, self.turn)
             if self.turn.approvals:  # back from waiting: the approvals answer the last response
                 items, previous_id = await self._resume(items)
             return await self._rounds(client, config, items, previous_id, first=1)
 
     async def _load_tools(self) -> str:
         """The turn's tools from the catalogue; the error, logged, if they cannot be had."""
-        return self._use_tools((await db(_prepare, self.turn, history_too=False))[0])
-
-    def _use_tools(self, tools: catalogue.TurnTools | Exception) -> str:
-        if isinstance(tools, Exception):
-            self.writer.add_model(RelayError(kind="config", message=str(tools)))
-            return str(tools)
-        self.tools = tools
+        try:
+            self.tools = await db(_turn_tools, self.turn)
+        except (catalogue.MissingSecret, catalogue.plugins.PluginError) as exc:
+            self.writer.add_model(RelayError(kind="config", message=str(exc)))
+            return str(exc)
         return ""
 
     async def _rounds(
@@ -412,28 +405,6 @@ def _turn_tools(turn: Turn) -> catalogue.TurnTools:
     return catalogue.turn_tools([selectors.tool_entry_as_entry(row) for row in rows])
 
 
-# The turn's tools (or why they cannot be had) and, when asked, its input and previous id.
-Prepared = tuple[catalogue.TurnTools | Exception, tuple[list[dict[str, Any]], str | None] | None]
-
-
-def _prepare(turn: Turn, *, history_too: bool) -> Prepared:
-    """What a turn's first request needs from the database, read in one thread hop."""
-    try:
-        tools = _turn_tools(turn)
-    except (catalogue.MissingSecret, catalogue.plugins.PluginError) as exc:
-        return exc, None
-    return tools, history.input_for(turn) if history_too else None
-
-
-def _claim(turn_id: Any, owner: str) -> tuple[Turn | None, Prepared | None]:
-    """The claim and, for a turn whose first request goes now (not cancelled, not back from
-    approvals, no uploads first), what it needs: one thread hop, not three in a queue."""
-    turn = services.turn_claim(turn_id=turn_id, owner=owner)
-    if turn is None or turn.cancel_requested or turn.approvals or settings.UPLOAD_TO_PROVIDER:
-        return turn, None
-    return turn, _prepare(turn, history_too=True)
-
-
 def _function_calls(acc: Accumulator) -> list[dict[str, Any]]:
     return [item for item in acc.output if item.get("type") == "function_call"]
 
@@ -466,11 +437,10 @@ async def turn_run(
     endpoints: ModerationEndpoints | None = None,
 ) -> None:
     """Claim the turn and run it; a turn someone else holds is left alone."""
-    turn, prepared = await db(_claim, turn_id, owner)
+    turn = await db(services.turn_claim, turn_id=turn_id, owner=owner)
     if turn is None:
         return
-    run = TurnRun(turn, owner=owner, client=client, endpoints=endpoints, prepared=prepared)
-    await _run(run, runs=runs)
+    await _run(TurnRun(turn, owner=owner, client=client, endpoints=endpoints), runs=runs)
 
 
 async def turn_resume(
