@@ -153,10 +153,11 @@ def _from_tools(request: dict[str, Any]) -> str | None:
     return None
 
 
-def _wait_until(start_at: Any, ttft: float) -> float:
-    """`start_at` (Unix seconds): the first delta waits for that moment, and at least
-    `ttft`; so turns posted one after another, however long each took to reach the
-    simulator, can be asked to stream from one moment on (`bench/load.py`)."""
+def _wait_until(start_at: Any) -> float:
+    """`start_at` (Unix seconds): how long until that moment (negative once it passed).
+    The first delta waits for it, and its `ttft` too; so turns posted one after another,
+    however long each took to reach the simulator, can be asked to stream from one moment
+    on (`bench/load.py`)."""
     try:
         moment = float(start_at)
     except (TypeError, ValueError):
@@ -164,7 +165,7 @@ def _wait_until(start_at: Any, ttft: float) -> float:
     wait = moment - time.time()
     if not wait <= LIMITS["ttft"]:  # also NaN
         raise ParamError(f"simulator parameter 'start_at' is at most {LIMITS['ttft']:g} s ahead")
-    return max(ttft, wait)
+    return wait
 
 
 def parse_params(request: dict[str, Any], known: Collection[str]) -> Params:
@@ -181,9 +182,8 @@ def parse_params(request: dict[str, Any], known: Collection[str]) -> Params:
         values.update(pair.split("=", 1) for pair in keyword[2].split())
         values["scenario"] = keyword[1]
     start_at = values.pop("start_at", None)
+    wait = None if start_at is None else _wait_until(start_at)
     values = {name: _cast(name, value) for name, value in values.items()}
-    if start_at is not None:
-        values["ttft"] = _wait_until(start_at, values.get("ttft", 0.0))
     if "scenario" not in values:
         scenario = _from_model(request.get("model"), known)
         if scenario == DEFAULT_SCENARIO:
@@ -193,4 +193,7 @@ def parse_params(request: dict[str, Any], known: Collection[str]) -> Params:
         raise ParamError(f"unknown simulator scenario {values['scenario']!r}")
     values.setdefault("seed", zlib.crc32(text.encode()))
     _check_max_output_tokens(request)
-    return Params(**values)
+    params = Params(**values)
+    if wait is not None and wait > params.first_delta_delay:
+        params = dataclasses.replace(params, ttft=wait)
+    return params

@@ -89,7 +89,8 @@ def test_start_at_waits_for_that_moment_and_at_least_ttft() -> None:
     assert 4.5 < params_of(f"long start_at={ahead:.3f}").ttft < 5.01
     assert params_of(f"long start_at={ahead:.3f} ttft=9").ttft == 9
     assert params_of(f"long start_at={time.time() - 5:.3f} ttft=0.5").ttft == 0.5
-    assert params_of(f"long start_at={time.time() - 5:.3f}").ttft == 0
+    passed = params_of(f"long start_at={time.time() - 5:.3f}")
+    assert passed.first_delta_delay == params_of("long").first_delta_delay == 0.3  # the default
 
 
 @pytest.mark.parametrize("value", ["soon", "nan", str(10**12)])
