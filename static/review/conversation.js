@@ -5,8 +5,9 @@ import { TurnView } from "../chat/turn.js";
 
 function feedbackLine(feedback) {
   if (!feedback) return null;
-  const mark = feedback.rating === "up" ? "👍" : "👎";
-  return h("span", { class: `review-feedback review-feedback-${feedback.rating}`, text: `${mark} ${feedback.comment || ""}`.trim() });
+  // Words, not emoji: a machine without an emoji font showed empty boxes.
+  const mark = feedback.rating === "up" ? "Rated up" : "Rated down";
+  return h("span", { class: `review-feedback review-feedback-${feedback.rating}`, text: feedback.comment ? `${mark}: ${feedback.comment}` : mark });
 }
 
 function flagLine(turn) {

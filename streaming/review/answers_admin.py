@@ -36,8 +36,9 @@ def feedback_cell(turn: Turn) -> str:
     item = Feedback.objects.filter(turn=turn).first()
     if item is None:
         return "—"
-    mark = "👍" if item.rating == "up" else "👎"
-    return format_html("{} {}", mark, item.comment[:80])
+    # Words, not emoji: a machine without an emoji font showed empty boxes.
+    mark = "Up" if item.rating == "up" else "Down"
+    return format_html("<strong>{}</strong> {}", mark, item.comment[:80])
 
 
 class ReviewForm(forms.ModelForm):

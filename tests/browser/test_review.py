@@ -117,6 +117,6 @@ def test_the_conversation_page_renders_every_turn_with_its_feedback(browser, rev
     ]
     first_line = turn["output_text"].split("\n")[0].lstrip("# ")
     assert first_line in blocks.nth(0).locator(".turn-assistant").inner_text()
-    assert "👎 too long" in blocks.nth(0).locator(".review-turn-head").inner_text()
-    assert "👎" not in blocks.nth(1).locator(".review-turn-head").inner_text()
+    assert "Rated down: too long" in blocks.nth(0).locator(".review-turn-head").inner_text()
+    assert "Rated" not in blocks.nth(1).locator(".review-turn-head").inner_text()
     assert page.errors == []

@@ -57,7 +57,7 @@ def test_the_turn_list_has_a_feedback_column_and_filter() -> None:
     other = turn(alice, "no-feedback")
     client = staff()
     page = client.get("/admin/streaming/turn/", {"feedback": "down"}).content.decode()
-    assert "nope" in page and str(other) not in page
+    assert "<strong>Down</strong> nope" in page and str(other) not in page
 
 
 def test_shares_are_listed() -> None:
