@@ -274,18 +274,12 @@ def prompt(i: int, deltas: int, due: float | None = None) -> Callable[[], tuple[
 
     def make() -> tuple[str, float]:
         ttft = TTFT[0]
-        now = time.time()
-        if due is None:
-            return (
-                f"Load {i} [sim:long tps={TPS} ttft={ttft:.3f} deltas={deltas} seed={i} stamp=1]",
-                (now + ttft) * 1000,
-            )
-        at = max(now + ttft, due) + random.uniform(0, 1 / TPS)
-        text = (
-            f"Load {i} [sim:long tps={TPS} ttft={ttft:.3f} start_at={at:.3f} deltas={deltas} "
-            f"seed={i} stamp=1]"
-        )
-        return text, at * 1000
+        at, start = time.time() + ttft, ""
+        if due is not None:
+            at = max(at, due) + random.uniform(0, 1 / TPS)
+            start = f" start_at={at:.3f}"
+        keyword = f"[sim:long tps={TPS} ttft={ttft:.3f}{start} deltas={deltas} seed={i} stamp=1]"
+        return f"Load {i} {keyword}", at * 1000
 
     return make
 

@@ -82,7 +82,7 @@ class _Counting(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.frames += data.count(b"\n\n")
-        self.tail = (self.tail + data)[-7:]
+        self.tail = (self.tail + data)[-len(LAST_CHUNK) :]
         if self.tail == LAST_CHUNK and not self.done.done():
             self.done.set_result(self.frames)
 
