@@ -48,7 +48,6 @@ class Flusher:
         self.hub = hub()
         self.open: weakref.WeakSet[LogWriter] = weakref.WeakSet()
         self.asking: dict[LogWriter, None] = {}  # an ordered set
-        self.reading: dict[LogWriter, None] = {}  # whose readers wait for the next round
         self.due: float | None = None  # loop time `asking` began, None when nobody asks
         self.urgent = False  # someone must be written now (a full batch, a turn's end)
         self.rest_until = 0.0  # loop time before which an ordinary round waits
@@ -67,7 +66,6 @@ class Flusher:
     def unregister(self, writer: LogWriter) -> None:
         self.open.discard(writer)
         self.asking.pop(writer, None)
-        self.reading.pop(writer, None)
 
     def ask(self, writer: LogWriter, *, now: bool = False) -> None:
         """A round for `writer`: at once when the rounds are idle or `now`; after the rest
@@ -79,14 +77,6 @@ class Flusher:
         self.urgent = self.urgent or now
         if wake and self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
-        self._ensure_running()
-
-    def wait_for_round(self, writer: LogWriter) -> None:
-        """`writer`'s reader waits for the next round to start (`LogWriter.make_room`): one
-        will come, as soon as the rounds are idle, even if nobody asks to write."""
-        self.reading[writer] = None
-        if self.due is None and self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)  # the clock slept until a heartbeat: look again
         self._ensure_running()
 
     def _ensure_running(self) -> None:
@@ -103,18 +93,14 @@ class Flusher:
             self._ensure_running()
 
     async def _run(self) -> None:
-        while self.open or self.asking or self.reading:
+        while self.open or self.asking:
             await self._sleep()
-            started = self.loop.time()
-            if self._release_readers():
-                # One turn of the loop: each reader reads what gathered in its connection
-                # and adds it (`LogWriter.make_room`), so this round takes it.
-                await asyncio.sleep(0)
             heartbeat = self.loop.time() >= self.next_heartbeat
             writers = list(self.asking)
             self.asking.clear()
             asked = self.due
             self.due, self.urgent = None, False
+            started = self.loop.time()
             idle = None if asked is None else max(0.0, asked - self.ready)
             if heartbeat:
                 self.next_heartbeat = started + self.heartbeat
@@ -125,13 +111,6 @@ class Flusher:
                 log.exception("a flush round failed")
             self._rested(started, idle)
             self._checkpoint_if_due()
-
-    def _release_readers(self) -> bool:
-        writers = list(self.reading)
-        self.reading.clear()
-        for writer in writers:
-            writer.release_readers()
-        return bool(writers)
 
     def _rested(self, started: float, idle: float | None) -> None:
         """After a round, the next ordinary one waits for a time that follows the load: the
@@ -163,10 +142,8 @@ class Flusher:
             if self.due is not None:
                 start = self.due if self.urgent else max(self.due, self.rest_until)
                 due = min(start, due)
-            elif self.reading:  # nobody asks to write, but readers wait for a round
-                due = min(self.rest_until, due)
             delay = due - self.loop.time()
-            if delay <= 0 or not (self.open or self.asking or self.reading):
+            if delay <= 0 or not (self.open or self.asking):
                 return
             self._wakeup = wakeup = self.loop.create_future()
             timer = self.loop.call_later(delay, _resolve, wakeup)

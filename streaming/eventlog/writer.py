@@ -87,6 +87,7 @@ class LogWriter:
         self._waiters: list[asyncio.Future[None]] = []
         self._taken_waiters: list[asyncio.Future[None]] = []
         self._readers: list[asyncio.Future[None]] = []  # `_next_round`
+        self._taken_readers: list[asyncio.Future[None]] = []
         self._flusher: Flusher | None = None
 
     def add(self, kind: str, data: str) -> None:
@@ -113,12 +114,11 @@ class LogWriter:
         again, or None to read on at once.
 
         While the rounds are busy (working more than half the time, `Flusher.busy`) and
-        other turns ask for the same round, the reader waits for the next round to start:
-        meanwhile what arrives from the upstream gathers in the connection's buffer, and the
-        round lets every waiting reader read it in one go just before it takes what is
-        pending, so it is written in that round. Under load that makes one read and one
-        wake-up of the turn per round instead of one per event, and an event waits for the
-        next round only, never for the one after. A turn alone in its rounds (one fast
+        other turns ask for the same round, the reader waits for the round that
+        writes what it added: meanwhile what arrives from the upstream gathers in the
+        connection's buffer and is read in one go afterwards, before the next round starts,
+        so it is written no later. Under load that makes one read and one wake-up of the
+        turn per round instead of one per event. A turn alone in its rounds (one fast
         stream) reads on while they are written: a full batch asks for a round at once, and
         something to wait on (`flush`) comes back only once `BACKLOG_BATCHES` batches are
         pending, the rounds having fallen behind. Waiting on every full batch left a fast
@@ -135,20 +135,12 @@ class LogWriter:
         return self.flush()
 
     def _next_round(self) -> asyncio.Future[None]:
-        """Done when the next round starts (`release_readers`), before it takes anything,
-        or when the writer leaves: waiting on it never fails the reader."""
+        """Done when the round that takes what is pending now has been relayed, whatever it
+        found (a failed write is tried again in the next round, a lost lease has its own
+        callback): unlike `flush`, waiting on it never fails the reader."""
         waiter = asyncio.get_running_loop().create_future()
         self._readers.append(waiter)
-        self._clock().wait_for_round(self)
         return waiter
-
-    def release_readers(self) -> bool:
-        """A round is about to take: let the readers waiting for it read (True if any)."""
-        readers, self._readers = self._readers, []
-        for reader in readers:
-            if not reader.done():
-                reader.set_result(None)
-        return bool(readers)
 
     def add_model(self, event: BaseModel) -> None:
         """Append one of the relay's own events."""
@@ -177,7 +169,6 @@ class LogWriter:
 
     def _leave(self) -> None:
         self.closed = True
-        self.release_readers()
         if self._flusher is not None:
             self._flusher.unregister(self)
 
@@ -203,6 +194,7 @@ class LogWriter:
         self._pending, self.turn_updates = [], {}
         self.next_seq += len(write.events)
         self._taken_waiters, self._waiters = self._waiters, []  # rounds never overlap
+        self._taken_readers, self._readers = self._readers, []
         return write
 
     def written(self, write: logstore.Write, result: Any) -> dict[str, Any] | None:
@@ -232,6 +224,10 @@ class LogWriter:
 
     def relayed(self, write: logstore.Write, result: Any) -> None:
         """After the round's layer messages: wake whoever waits, and act on what it found."""
+        readers, self._taken_readers = self._taken_readers, []
+        for reader in readers:
+            if not reader.done():
+                reader.set_result(None)
         waiters, self._taken_waiters = self._taken_waiters, []
         for waiter in waiters:
             if waiter.done():
