@@ -90,7 +90,12 @@ def _database() -> dict:
     url = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
     if not url.startswith(("sqlite:", "postgres:", "postgresql:")):
         raise ImproperlyConfigured("DATABASE_URL must be sqlite:///PATH or postgres://…")
-    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    # Under ASGI every request runs in a thread of its own, so a connection kept open after
+    # its request is never used again: on SQLite it became cyclic garbage with its page cache,
+    # freed only by the collector's passes, which stood the event loop still while they closed
+    # hundreds of them. So requests close theirs (CONN_MAX_AGE=0); the worker's threads, which
+    # live as long as the process, keep theirs (`streaming/eventlog/store.py`).
+    config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         if config["NAME"] != ":memory:":
             Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -114,10 +119,8 @@ def _database() -> dict:
         # Per process, so two test runs on one checkout do not share a file.
         config["TEST"] = {"NAME": str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")}
     else:
-        # Under ASGI every request runs in a thread of its own, so persistent connections
-        # (one per thread) pile up until PostgreSQL refuses clients (measured: 100 turns
-        # posted at once). A pool per process instead; closing a connection returns it.
-        config.update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False)
+        # Connections kept per request thread would pile up until PostgreSQL refuses clients
+        # (100 turns posted at once did it). A pool per process instead; closing returns one.
         pool = {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10}
         config["OPTIONS"] = {**config.get("OPTIONS", {}), "pool": pool}
     return config

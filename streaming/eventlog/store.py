@@ -88,15 +88,23 @@ async def _off_the_loop(
     executor: ThreadPoolExecutor | None, fn: Callable[..., T], *args: Any, **kwargs: Any
 ) -> T:
     """`fn` in `executor` (None: the loop's default), closing connections that are too old
-    or broken before and after, as Django does around a request."""
+    or broken before and after, as Django does around a request.
+
+    Except on SQLite: these threads live as long as the process, and a SQLite connection
+    never goes stale (Django's `is_usable` is always true there), so closing it would only
+    throw its page cache away and open a new one for every call."""
     from asgiref.sync import sync_to_async
 
+    tidy = connection.vendor != "sqlite"
+
     def call() -> T:
-        close_old_connections()
+        if tidy:
+            close_old_connections()
         try:
             return fn(*args, **kwargs)
         finally:
-            close_old_connections()
+            if tidy:
+                close_old_connections()
 
     return await sync_to_async(call, thread_sensitive=False, executor=executor)()
 
